@@ -1,0 +1,1 @@
+"""opkpi: QA and KPI analytics pipeline for contact centers."""

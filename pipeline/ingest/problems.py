@@ -18,6 +18,7 @@ class Problem:
     raw: str | None = None    # the masked raw record, for display
     byte: int | None = None   # byte offset for encoding errors
     sheet: str | None = None  # Excel sheet
+    where: str | None = None  # a ready-made location (e.g. from a rejected file) that wins over the fields
 
     @property
     def action(self) -> str:
@@ -26,6 +27,8 @@ class Problem:
     @property
     def location(self) -> str:
         """`file:line:column`, with `(byte N)` for encoding errors; Excel as `file:sheet!row`."""
+        if self.where is not None:
+            return self.where
         if self.sheet is not None:
             loc = f"{self.file}:{self.sheet}!{self.line}"
         else:

@@ -1,0 +1,503 @@
+"""Load files into the warehouse: parse → cast → pseudonymise → validate → deduplicate → commit
+per chunk together with the manifest (DESIGN §5). Nothing is silently lost: per file,
+read = inserted + updated + duplicate + quarantined + deferred.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipeline.core.config import Config
+from pipeline.core.errors import FileRejected
+from pipeline.core.home import Home
+from pipeline.ingest.archive import Archive
+from pipeline.ingest.contract import KINDS, PII_COLUMNS, KindSpec, infer_kind, kinds_in_load_order
+from pipeline.ingest.pii import Pseudonymiser, mask_text
+from pipeline.ingest.problems import Problem
+from pipeline.ingest.schema import stored_columns
+
+log = logging.getLogger("opkpi.ingest")
+
+FAULT_ENV = "OPKPI_FAULT_KILL_AFTER_CHUNK"
+DATA_SUFFIXES = {".csv", ".txt", ".jsonl", ".ndjson", ".parquet"}
+SKIP_SUFFIXES = {".tmp", ".part"}
+
+
+@dataclass
+class FileResult:
+    file: str
+    path: Path
+    kind: str | None = None
+    sha256: str = ""
+    status: str = "rejected"
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    quarantined: int = 0
+    deferred: int = 0
+    flagged: int = 0
+    warnings: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    load_id: str = ""
+    message: str = ""
+
+    def summary_line(self) -> str:
+        if self.status == "rejected":
+            return f"{self.file}: rejected ({self.message})"
+        if self.status == "unchanged":
+            return f"{self.file}: unchanged ({self.message})"
+        return (f"{self.file}: {self.status} as {self.kind}: read {self.read}, inserted {self.inserted}, "
+                f"updated {self.updated}, duplicate {self.duplicate}, quarantined {self.quarantined}, "
+                f"deferred {self.deferred}, flagged {self.flagged}")
+
+
+@dataclass
+class _Context:
+    home: Home
+    config: Config
+    con: duckdb.DuckDBPyConnection
+    pseudo: Pseudonymiser
+    archive: Archive
+
+
+def is_data_file(path: Path) -> bool:
+    name = path.name
+    return (path.suffix.lower() in DATA_SUFFIXES and not name.startswith(("~", "."))
+            and path.suffix.lower() not in SKIP_SUFFIXES)
+
+
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
+    """Directories expand to their data files; files named after a kind go in load order
+    (dimensions before facts) so agent references resolve within one call."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and is_data_file(f)))
+        else:
+            files.append(p)
+    order = {spec.name: i for i, spec in enumerate(kinds_in_load_order())}
+    return sorted(files, key=lambda f: order.get(f.stem.lower(), len(order)))
+
+
+def new_load_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def ingest_files(ctx: _Context, paths: Sequence[Path], *, kind: str | None, force: bool,
+                 strict: bool, chunk_rows: int, dialect: str = "canonical") -> list[FileResult]:
+    results = []
+    for path in expand_paths(paths):
+        result = _ingest_one(ctx, path, kind=kind, force=force, strict=strict, chunk_rows=chunk_rows,
+                             dialect=dialect)
+        log.info(mask_text(result.summary_line()))
+        results.append(result)
+    return results
+
+
+def ingest_entries(ctx: _Context, entries: Sequence, *, chunk_rows: int) -> list[FileResult]:
+    """Load archived files (rebuild): bytes from the archive, kind and dialect from its metadata."""
+    results = []
+    for e in entries:
+        data = ctx.archive.read(e.sha256)
+        results.append(_ingest_one(ctx, Path(e.name), kind=e.kind, force=False, strict=ctx.config.ingest.strict,
+                                   chunk_rows=chunk_rows, dialect=e.dialect, data=data))
+    return results
+
+
+# --- one file ----------------------------------------------------------------------------------
+
+def _ingest_one(ctx: _Context, path: Path, *, kind: str | None, force: bool, strict: bool,
+                chunk_rows: int, dialect: str, data: bytes | None = None,
+                only_lines: set[int] | None = None) -> FileResult:
+    """`data` given: bytes from the archive (rebuild, replay). `only_lines`: replay just those records."""
+    label = path.name
+    result = FileResult(file=label, path=path)
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            return _reject(ctx, result, FileRejected(
+                f"Attempted to read {path}, but {exc.strerror or exc}", "Check the path and permissions",
+                rule_id="unreadable_file", location=label), dialect)
+    result.sha256 = hashlib.sha256(data).hexdigest()
+    prev = _previous_load(ctx.con, result.sha256)
+    if prev is not None and prev["status"] in ("loaded", "partial") and not force:
+        same = "this file" if prev["file"] == label else f"{prev['file']}"
+        result.status = "unchanged"
+        result.kind = prev["kind"]
+        result.message = f"same content as {same} loaded at {prev['attempt_at']:%Y-%m-%d %H:%M} UTC"
+        _manifest_insert(ctx.con, new_load_id(), result, path, len(data), dialect, "unchanged",
+                         chunk_rows, message=result.message)
+        return result
+    resume = prev if prev is not None and prev["status"] == "in_progress" else None
+    try:
+        prepared = _prepare(ctx, path, label, data, kind=kind, strict=strict)
+    except FileRejected as exc:
+        return _reject(ctx, result, exc, dialect, size=len(data))
+    spec = prepared.spec
+    result.kind = spec.name
+    if only_lines is not None:
+        prepared = _restrict(prepared, only_lines)
+    ctx.archive.store(data, sha256=result.sha256, kind=spec.name, dialect=dialect, name=label,
+                      options=_archive_options(ctx.config))
+    return _commit_chunks(ctx, result, path, len(data), prepared, dialect=dialect, chunk_rows=chunk_rows,
+                          resume=resume)
+
+
+def _archive_options(config: Config) -> dict:
+    return {"encoding": config.ingest.encoding, "timezone": config.ingest.timezone}
+
+
+def _reject(ctx: _Context, result: FileResult, exc: FileRejected, dialect: str, size: int = 0) -> FileResult:
+    result.status = "rejected"
+    result.message = mask_text(str(exc))
+    line, column = _parse_location(exc.location)
+    result.problems.append(Problem(rule_id=exc.rule_id, file=result.file, line=line, column=column,
+                                   message=mask_text(str(exc)), where=exc.location))
+    _manifest_insert(ctx.con, new_load_id(), result, result.path, size, dialect, "rejected", 0,
+                     message=result.message)
+    return result
+
+
+def _parse_location(location: str) -> tuple[int | None, int | None]:
+    head = location.split(" (byte", 1)[0]
+    parts = head.rsplit(":", 2)
+    nums: list[int | None] = []
+    for part in parts[1:]:
+        nums.append(int(part) if part.isdigit() else None)
+    while len(nums) < 2:
+        nums.append(None)
+    if len(parts) == 2:
+        return nums[0], None
+    return nums[0], nums[1]
+
+
+@dataclass
+class _Prepared:
+    spec: KindSpec
+    header: list[str]
+    frame: pl.DataFrame            # typed, pseudonymised, validated rows to load (with _line)
+    record_lines: list[int]        # every record of the file, loaded or not, in order
+    problems: list[Problem]
+    duplicate_lines: set[int]      # identical repeats inside the file
+
+
+def _prepare(ctx: _Context, path: Path, label: str, data: bytes, *, kind: str | None,
+             strict: bool) -> _Prepared:
+    from pipeline.ingest.casting import cast_frame, check_header
+    from pipeline.ingest.readers import read_file
+    from pipeline.ingest.validation import validate
+
+    cfg = ctx.config.ingest
+    parsed = read_file(path, data, encoding=cfg.encoding, max_field_bytes=cfg.max_field_bytes, file_label=label)
+    spec = _resolve_kind(parsed.header, kind, label, path)
+    problems: list[Problem] = list(parsed.problems)
+    problems += check_header(parsed, spec, strict=strict)
+    typed, cast_problems = cast_frame(parsed, spec, timezone=cfg.timezone)
+    problems += cast_problems
+    typed, pii_problems = ctx.pseudo.apply(typed, file=label, header=parsed.header)
+    problems += pii_problems
+    row_problems = validate(typed, spec, file=label, header=parsed.header)
+    problems += row_problems
+    bad = {p.line for p in row_problems if p.action == "quarantine"}
+    if bad:
+        typed = typed.filter(~pl.col("_line").is_in(list(bad)))
+    typed, dup_lines, conflicts = _dedupe_keys(typed, spec, label, parsed.header)
+    problems += conflicts
+    problems += _unknown_agents(ctx, typed, spec, label, parsed.header)
+    _fill_raw(problems, parsed)
+    record_lines = sorted(set(parsed.frame["_line"].to_list())
+                          | {p.line for p in parsed.problems if p.line is not None and p.action == "quarantine"})
+    return _Prepared(spec, parsed.header, typed, record_lines, problems, dup_lines)
+
+
+def _restrict(prep: _Prepared, lines: set[int]) -> _Prepared:
+    keep = sorted(lines)
+    return _Prepared(prep.spec, prep.header, prep.frame.filter(pl.col("_line").is_in(keep)),
+                     [ln for ln in prep.record_lines if ln in lines],
+                     [p for p in prep.problems if p.line in lines], prep.duplicate_lines & lines)
+
+
+def _resolve_kind(header: list[str], kind: str | None, label: str, path: Path) -> KindSpec:
+    if kind is not None:
+        if kind not in KINDS:
+            raise FileRejected(f"Attempted to load {label} as kind `{kind}`, but no such kind exists",
+                               "Use one of: " + ", ".join(KINDS), rule_id="unknown_kind", location=f"{label}:1:1")
+        return KINDS[kind]
+    spec = infer_kind(header)
+    if spec is None and path.stem.lower() in KINDS:
+        spec = KINDS[path.stem.lower()]  # named after its kind: let the header check say what is missing
+    if spec is None:
+        raise FileRejected(f"Attempted to infer the kind of {label} from its header at {label}:1:1, "
+                           "but it matches no canonical kind",
+                           "Pass --kind, or compare the header with docs/data-contract.md",
+                           rule_id="unknown_kind", location=f"{label}:1:1")
+    return spec
+
+
+def _row_fingerprint(frame: pl.DataFrame, columns: list[str]) -> pl.Expr:
+    return pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("\x00") for c in columns], separator="\x1f")
+
+
+def _dedupe_keys(frame: pl.DataFrame, spec: KindSpec, label: str,
+                 header: list[str]) -> tuple[pl.DataFrame, set[int], list[Problem]]:
+    """One key twice in a file: identical content is a duplicate, different content quarantines
+    every row of that key (`conflicting_key`). Checked on the whole file, so across chunks."""
+    if frame.height == 0:
+        return frame, set(), []
+    content = [c for c in frame.columns if c != "_line"]
+    keyed = frame.select(*spec.key, "_line", _row_fingerprint(frame, content).alias("_fp"))
+    stats = keyed.group_by(list(spec.key)).agg(pl.len().alias("n"), pl.col("_fp").n_unique().alias("variants"))
+    repeated = stats.filter(pl.col("n") > 1)
+    if repeated.height == 0:
+        return frame, set(), []
+    joined = keyed.join(repeated, on=list(spec.key))
+    conflict_rows = joined.filter(pl.col("variants") > 1)
+    dup_rows = (joined.filter(pl.col("variants") == 1).sort("_line")
+                .filter(pl.col("_line") != pl.col("_line").min().over(list(spec.key))))
+    first_key = spec.key[0]
+    col_idx = header.index(first_key) + 1 if first_key in header else None
+    problems = [
+        Problem(rule_id="conflicting_key", file=label, line=line, column=col_idx, column_name=first_key,
+                message=f"key ({', '.join(spec.key)}) appears with different contents in this file")
+        for line in sorted(conflict_rows["_line"].to_list())
+    ]
+    drop = set(conflict_rows["_line"].to_list()) | set(dup_rows["_line"].to_list())
+    return frame.filter(~pl.col("_line").is_in(list(drop))), set(dup_rows["_line"].to_list()), problems
+
+
+def _unknown_agents(ctx: _Context, frame: pl.DataFrame, spec: KindSpec, label: str,
+                    header: list[str]) -> list[Problem]:
+    """Referential check: an agent id that maps to no operator loads, flagged (DESIGN §2)."""
+    if not spec.agent_columns or frame.height == 0:
+        return []
+    known_ops = {r[0] for r in ctx.con.execute("SELECT DISTINCT operator_id FROM raw_operators").fetchall()}
+    identities = {(r[0], r[1]) for r in ctx.con.execute(
+        "SELECT DISTINCT source_system, source_id FROM raw_operator_identities").fetchall()}
+    bots = set(ctx.config.bots)
+    problems: list[Problem] = []
+    has_system = "source_system" in frame.columns
+    for col in spec.agent_columns:
+        sub = frame
+        if spec.name == "ticket_events" and col == "author_id":
+            sub = frame.filter(pl.col("author_type") == "operator")
+        system = pl.col("source_system").fill_null("canonical") if has_system else pl.lit("canonical")
+        pairs = sub.select("_line", pl.col(col).alias("agent"), system.alias("system")).drop_nulls("agent")
+        for line, agent, sys_ in pairs.iter_rows():
+            if agent in bots:
+                continue
+            if (sys_ == "canonical" and agent in known_ops) or (sys_, agent) in identities:
+                continue
+            if sys_ != "canonical" and agent in known_ops:
+                continue
+            idx = header.index(col) + 1 if col in header else None
+            problems.append(Problem(rule_id="unknown_agent", file=label, line=line, column=idx, column_name=col,
+                                    message=f"agent `{sys_}:{mask_text(str(agent))}` maps to no operator"))
+    return problems
+
+
+def _fill_raw(problems: list[Problem], parsed) -> None:
+    """Masked raw text for display of quarantined rows that lack it; personal-data columns blanked."""
+    need = {p.line for p in problems if p.raw is None and p.line is not None and p.action == "quarantine"}
+    if not need or parsed.frame.height == 0:
+        return
+    cols = [c for c in parsed.header if c in parsed.frame.columns]
+    rows = parsed.frame.filter(pl.col("_line").is_in(list(need)))
+    texts = {}
+    for rec in rows.select("_line", *cols).iter_rows(named=True):
+        values = ["***" if c in PII_COLUMNS and rec[c] is not None else ("" if rec[c] is None else str(rec[c]))
+                  for c in cols]
+        texts[rec["_line"]] = mask_text(",".join(values))[:500]
+    for p in problems:
+        if p.raw is None and p.line in texts:
+            p.raw = texts[p.line]
+
+
+# --- commit --------------------------------------------------------------------------------------
+
+def _chunks(lines: list[int], size: int) -> list[tuple[int, int, int]]:
+    """(chunk_no, first_line, last_line) over every record of the file."""
+    return [(i // size, lines[i], lines[min(i + size, len(lines)) - 1]) for i in range(0, len(lines), size)]
+
+
+def _commit_chunks(ctx: _Context, result: FileResult, path: Path, size: int, prep: _Prepared, *,
+                   dialect: str, chunk_rows: int, resume: dict | None) -> FileResult:
+    con = ctx.con
+    spec = prep.spec
+    if resume is not None:
+        chunk_rows = int(resume["chunk_rows"] or chunk_rows)
+    chunks = _chunks(prep.record_lines, chunk_rows)
+    done: dict[int, dict] = {}
+    load_id = new_load_id()
+    result.load_id = load_id
+    if resume is not None:
+        for row in _dicts(con, "SELECT * FROM load_chunks WHERE load_id = ?", [resume["load_id"]]):
+            done[row["chunk_no"]] = row
+        con.execute("UPDATE load_manifest SET status = 'interrupted' WHERE load_id = ?", [resume["load_id"]])
+    _manifest_insert(con, load_id, result, path, size, dialect, "in_progress", chunk_rows,
+                     chunks_total=len(chunks), resumed_from=resume["load_id"] if resume else None)
+    for c in done.values():
+        _add_counts(result, c)
+    quarantine_by_line: dict[int, list[Problem]] = {}
+    notes: list[Problem] = []
+    for p in prep.problems:
+        if p.action == "quarantine" and p.line is not None:
+            quarantine_by_line.setdefault(p.line, []).append(p)
+        elif p.action in ("flag", "warn"):
+            notes.append(p)
+    result.problems = list(prep.problems)
+    fault_after = int(os.environ.get(FAULT_ENV, "0") or 0)
+    for chunk_no, first, last in chunks:
+        if chunk_no in done:
+            continue
+        in_chunk = pl.col("_line").is_between(first, last)
+        rows = prep.frame.filter(in_chunk)
+        q_lines = [ln for ln in quarantine_by_line if first <= ln <= last]
+        dups = sum(1 for ln in prep.duplicate_lines if first <= ln <= last)
+        chunk_notes = [p for p in notes if (p.line is not None and first <= p.line <= last)
+                       or (chunk_no == 0 and (p.line is None or p.line < first))]
+        flagged = len({p.line for p in chunk_notes if p.action == "flag"})
+        n_read = sum(1 for ln in prep.record_lines if first <= ln <= last)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            ins, upd, dup = _upsert(con, spec, rows, result, load_id)
+            dup += dups
+            _insert_problems(con, load_id, result, spec, [p for ln in q_lines for p in quarantine_by_line[ln]],
+                             chunk_notes)
+            counts = {"rows_read": n_read, "inserted": ins, "updated": upd, "duplicate": dup,
+                      "quarantined": len(q_lines), "flagged": flagged}
+            con.execute("INSERT INTO load_chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+                        [load_id, result.sha256, chunk_no, first, last, n_read, ins, upd, dup, len(q_lines), flagged])
+            _add_counts(result, counts)
+            result.warnings += sum(1 for p in chunk_notes if p.action == "warn")
+            _manifest_progress(con, load_id, result, chunks_done=chunk_no + 1)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        if fault_after and chunk_no + 1 == fault_after:
+            # Test-only hook (DESIGN §5): die right after a commit so resume is tested deterministically.
+            os.kill(os.getpid(), signal.SIGKILL)
+    result.status = "partial" if result.quarantined else "loaded"
+    con.execute("UPDATE load_manifest SET status = ?, finished_at = now() WHERE load_id = ?",
+                [result.status, load_id])
+    return result
+
+
+def _add_counts(result: FileResult, c: dict) -> None:
+    result.read += int(c["rows_read"])
+    result.inserted += int(c["inserted"])
+    result.updated += int(c["updated"])
+    result.duplicate += int(c["duplicate"])
+    result.quarantined += int(c["quarantined"])
+    result.flagged += int(c["flagged"])
+
+
+def _key_match(a: str, b: str, spec: KindSpec) -> str:
+    return " AND ".join(f'{a}."{k}" = {b}."{k}"' for k in spec.key)
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, spec: KindSpec, rows: pl.DataFrame, result: FileResult,
+            load_id: str) -> tuple[int, int, int]:
+    """Insert new keys; identical rows are duplicates; a changed row replaces the stored one
+    (the greater version column wins, else the later load) and the loser goes to `_history`."""
+    if rows.height == 0:
+        return 0, 0, 0
+    cols = stored_columns(spec)
+    select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in cols.items() if c in rows.columns)
+    missing = ", ".join(f'CAST(NULL AS {t}) AS "{c}"' for c, t in cols.items() if c not in rows.columns)
+    content = ", ".join(f"coalesce(CAST(\"{c}\" AS VARCHAR), chr(0))" for c in cols)
+    arrow = rows.to_arrow()
+    con.register("inc_arrow", arrow)
+    try:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE inc AS
+            SELECT *, md5(concat_ws(chr(31), {content})) AS _row_hash FROM (
+                SELECT {select}{', ' + missing if missing else ''}, _line FROM inc_arrow)""")
+    finally:
+        con.unregister("inc_arrow")
+    order = ", ".join(f'"{c}"' for c in cols)
+    t, h = spec.table, f"{spec.table}_history"
+    km = _key_match("t", "i", spec)
+    dup = con.execute(f"SELECT count(*) FROM inc i JOIN {t} t ON {km} AND t._row_hash = i._row_hash").fetchone()[0]
+    wins = "TRUE"
+    if spec.version_column:
+        v = spec.version_column
+        wins = f'(i."{v}" IS NULL OR t."{v}" IS NULL OR i."{v}" >= t."{v}")'
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE changed AS
+        SELECT i.*, {wins} AS _wins FROM inc i JOIN {t} t ON {km} AND t._row_hash <> i._row_hash""")
+    upd = con.execute("SELECT count(*) FROM changed").fetchone()[0]
+    meta = "?, ?, i._line, ?, i._row_hash, now()"
+    params = [result.sha256, result.file, load_id]
+    kc = _key_match("t", "c", spec)
+    con.execute(f"""INSERT INTO {h} SELECT t.*, now(), ? FROM {t} t JOIN changed c ON {kc} WHERE c._wins""",
+                [load_id])
+    con.execute(f"DELETE FROM {t} t USING changed c WHERE {kc} AND c._wins")
+    con.execute(f"""INSERT INTO {h} SELECT {', '.join('i.' + chr(34) + c + chr(34) for c in cols)}, {meta}, now(), ?
+        FROM changed i WHERE NOT i._wins""", [*params, load_id])
+    before = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+    con.execute(f"""INSERT INTO {t} ({order}, _sha256, _file, _line, _load_id, _row_hash, _loaded_at)
+        SELECT {', '.join('i.' + chr(34) + c + chr(34) for c in cols)}, {meta} FROM inc i
+        WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE {km})""", params)
+    after = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+    wins_n = con.execute("SELECT count(*) FROM changed WHERE _wins").fetchone()[0]
+    inserted = after - before - wins_n
+    return inserted, upd, dup
+
+
+def _insert_problems(con: duckdb.DuckDBPyConnection, load_id: str, result: FileResult, spec: KindSpec,
+                     quarantined: list[Problem], notes: list[Problem]) -> None:
+    if quarantined:
+        con.executemany(
+            "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), 'open', NULL)",
+            [[load_id, result.sha256, result.file, spec.name, p.line, p.column, p.column_name, p.rule_id,
+              p.location, mask_text(p.message), p.raw] for p in quarantined])
+    if notes:
+        con.executemany(
+            "INSERT INTO load_warnings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[load_id, result.sha256, result.file, spec.name, p.line, p.column, p.column_name, p.rule_id,
+              p.action, p.location, mask_text(p.message), None] for p in notes])
+
+
+# --- manifest ------------------------------------------------------------------------------------
+
+def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _previous_load(con: duckdb.DuckDBPyConnection, sha256: str) -> dict | None:
+    rows = _dicts(con, """SELECT * FROM load_manifest WHERE sha256 = ?
+        AND status IN ('loaded', 'partial', 'in_progress') ORDER BY attempt_at DESC LIMIT 1""", [sha256])
+    return rows[0] if rows else None
+
+
+def _manifest_insert(con: duckdb.DuckDBPyConnection, load_id: str, result: FileResult, path: Path, size: int,
+                     dialect: str, status: str, chunk_rows: int, *, chunks_total: int = 0,
+                     resumed_from: str | None = None, message: str = "") -> None:
+    con.execute(
+        """INSERT INTO load_manifest VALUES (?, now(), CASE WHEN ? = 'in_progress' THEN NULL ELSE now() END,
+           ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)""",
+        [load_id, status, result.file, str(path), result.sha256, size, result.kind, dialect, status,
+         result.read, result.inserted, result.updated, result.duplicate, result.quarantined, result.deferred,
+         result.flagged, result.warnings, chunk_rows, chunks_total, resumed_from, message])
+
+
+def _manifest_progress(con: duckdb.DuckDBPyConnection, load_id: str, r: FileResult, *, chunks_done: int) -> None:
+    con.execute("""UPDATE load_manifest SET rows_read = ?, inserted = ?, updated = ?, duplicate = ?,
+        quarantined = ?, deferred = ?, flagged = ?, warnings = ?, chunks_done = ? WHERE load_id = ?""",
+                [r.read, r.inserted, r.updated, r.duplicate, r.quarantined, r.deferred, r.flagged, r.warnings,
+                 chunks_done, load_id])

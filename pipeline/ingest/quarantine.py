@@ -103,11 +103,11 @@ def apply_decisions(home: Home, con: duckdb.DuckDBPyConnection) -> int:
         state.close()
     n = 0
     for d in decisions:
-        if d["decision"] != "discard":
+        if d.decision != "discard":
             continue
         con.execute("""UPDATE quarantine SET status = 'discarded', decided_reason = ?
             WHERE sha256 = ? AND line = ? AND (rule_id = ? OR ? IS NULL) AND status = 'open'""",
-                    [d["reason"], d["file_sha256"], d["line"], d["rule_id"], d["rule_id"]])
+                    [d.reason, d.file_sha256, d.line, d.rule_id, d.rule_id])
         n += 1
     return n
 

@@ -12,6 +12,7 @@ from pipeline.core.config import Config
 from pipeline.core.home import Home
 from pipeline.ingest import FileResult, expand_paths, ingest_paths, writer
 from pipeline.ingest.loader import is_data_file
+from pipeline.state import open_state
 from pipeline.transforms import build_models, discover_models
 from pipeline.warehouse import needs_rebuild, new_run_id, publish, rebuild_from_archive
 
@@ -52,6 +53,8 @@ def run_pipeline(home: Home, config: Config, *, min_age_s: int | None = None,
     result = RunResult(run_id=new_run_id())
     rebuild = needs_rebuild(home)
     with writer(home, what="a pipeline run") as con:
+        open_state(home).close()  # the system of record exists from the first run on
+        _record_run(con, result.run_id, "running")
         if rebuild:
             log.info("warehouse missing: rebuilding from the archive")
             result.rebuilt = rebuild_from_archive(home, config, con)
@@ -63,5 +66,17 @@ def run_pipeline(home: Home, config: Config, *, min_age_s: int | None = None,
         result.models = build_models(con, models)
         marts = [m.name for m in models if m.layer == "marts"]
         result.snapshot = publish(con, home, marts, run_id=result.run_id, keep=config.snapshots.keep)
+        _record_run(con, result.run_id, "published", message=f"{len(result.ingested)} file(s) ingested")
     log.info("run %s published %s", result.run_id, result.snapshot)
     return result
+
+
+def _record_run(con, run_id: str, status: str, *, message: str = "") -> None:
+    """Runs are derived bookkeeping: they live in the warehouse, so a rebuild leaves the state store as it was."""
+    con.execute("""CREATE TABLE IF NOT EXISTS pipeline_runs (run_id VARCHAR, started_at TIMESTAMPTZ,
+        finished_at TIMESTAMPTZ, status VARCHAR, message VARCHAR)""")
+    if status == "running":
+        con.execute("INSERT INTO pipeline_runs VALUES (?, now(), NULL, ?, ?)", [run_id, status, message])
+    else:
+        con.execute("UPDATE pipeline_runs SET finished_at = now(), status = ?, message = ? WHERE run_id = ?",
+                    [status, message, run_id])

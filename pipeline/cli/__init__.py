@@ -310,3 +310,20 @@ def main() -> None:
         err.print(f"Attempted to run opkpi, but an unexpected {type(exc).__name__} occurred: "
                   f"{mask_text(str(exc))[:300]}. Details are in logs/opkpi.log under the home.", markup=False)
         sys.exit(EXIT_UNEXPECTED)
+
+
+def _register_subcommands() -> None:
+    """Command groups that live in their own modules of this package."""
+    import importlib
+
+    for name in ("report",):
+        try:
+            module = importlib.import_module(f"pipeline.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"pipeline.cli.{name}":
+                raise
+            continue
+        module.register(app)
+
+
+_register_subcommands()

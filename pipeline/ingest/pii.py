@@ -1,0 +1,192 @@
+"""Personal data (DESIGN §6): the masker for anything shown or logged, and the pseudonymiser that
+turns customer phones and e-mails into `customer_key` before a frame reaches DuckDB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+import phonenumbers
+import polars as pl
+
+from pipeline.core.home import Home
+from pipeline.ingest.keyfile import load_or_create_key
+from pipeline.ingest.problems import Problem
+
+DEFAULT_ANONYMOUS = ("anonymous", "unknown", "restricted", "withheld", "")
+KEY_COLUMN = "customer_key"
+SOURCE_COLUMN = "customer_key_source"
+PHONE, EMAIL, ID = "customer_phone", "customer_email", "customer_id"
+
+# --- masking -------------------------------------------------------------------------------------
+# ISO dates are kept readable: without this, every `2026-10-14` (8 digits) in a quarantined row would
+# be masked like a phone. Only a real calendar date starting 19xx/20xx is spared.
+_DATE = r"(?<!\d)(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?!\d)"
+# The lookbehind lets only the first character of a run start an attempt, and the possessive
+# quantifiers never backtrack: together they keep the scan linear on megabyte-long fields.
+_LOCAL = r"[\w.+%'-]"
+_EMAIL = rf"(?<!{_LOCAL}){_LOCAL}++@[\w-]++(?:\.[\w-]++)++"
+# 7+ digits; up to 3 separators between two digits, so `+7 (912) 345-67-89` is one run while a
+# comma (a CSV field boundary) or a colon (a clock time) ends it.
+_PHONE = r"\+?\(?\d(?:[ \t\u00a0().\-]{0,3}\d){6,}"
+_TOKEN = re.compile(f"(?P<date>{_DATE})|(?P<email>{_EMAIL})|(?P<phone>{_PHONE})")
+_DIGIT = re.compile(r"\d")
+
+
+def _mask_match(m: re.Match[str]) -> str:
+    text = m.group(0)
+    if m.lastgroup == "date":
+        return text
+    if m.lastgroup == "email":
+        domain = text.rsplit("@", 1)[1]
+        return f"{text[0]}***@***.{domain.rsplit('.', 1)[1]}"
+    digits = _DIGIT.findall(text)
+    return ("+" if text.startswith("+") else "") + "*" * (len(digits) - 2) + "".join(digits[-2:])
+
+
+def mask_text(text: str) -> str:
+    """Mask e-mail addresses (`i***@***.ru`) and digit runs of 7+ digits (`+*********89`).
+
+    Applied to masked raw rows, parser and library error texts, and log lines, so it must be cheap;
+    it over-masks (ids, epochs, IP addresses with 7+ digits) rather than risk leaving a number.
+    """
+    if not text:
+        return text
+    return _TOKEN.sub(_mask_match, text)
+
+
+def _mask_short(raw: str) -> str:
+    """A value that is not a recognisable phone: show its length and, when long enough, its end."""
+    digits = _DIGIT.findall(raw)
+    if len(digits) >= 5:
+        return f"`{'*' * (len(digits) - 2)}{''.join(digits[-2:])}` ({len(digits)} digits)"
+    return f"({len(raw)} characters, {len(digits)} digits)"
+
+
+# --- pseudonymisation ----------------------------------------------------------------------------
+Outcome = Literal["key", "anonymous", "invalid"]
+_EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+class Pseudonymiser:
+    """customer_key = HMAC-SHA256(pii key, "tel:" + E.164 | "mailto:" + e-mail | "id:" + id), hex."""
+
+    def __init__(self, key: bytes, *, default_region: str = "RU",
+                 anonymous_values: Iterable[str] = DEFAULT_ANONYMOUS) -> None:
+        if len(key) < 16:
+            raise ValueError("the pii key must hold at least 16 bytes")
+        self._key = key
+        self.default_region = default_region
+        self.anonymous_values = frozenset(v.strip().lower() for v in anonymous_values)
+
+    @classmethod
+    def for_home(cls, home: Home, **kw: Any) -> Pseudonymiser:
+        return cls(load_or_create_key(home.pii_key, what="personal-data (pii)"), **kw)
+
+    def _hmac(self, value: str) -> str:
+        return hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def _is_anonymous(self, raw: str) -> bool:
+        return raw.strip().lower() in self.anonymous_values
+
+    # Each `_*_outcome` says why there is no key, which `apply` needs and the public methods hide.
+    def _phone_outcome(self, raw: str) -> tuple[Outcome, str | None]:
+        if self._is_anonymous(raw):
+            return "anonymous", None
+        try:
+            number = phonenumbers.parse(raw, self.default_region)
+        except phonenumbers.NumberParseException:
+            return "invalid", None
+        if not phonenumbers.is_possible_number(number):
+            return "invalid", None
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return "key", self._hmac("tel:" + e164)
+
+    def _email_outcome(self, raw: str) -> tuple[Outcome, str | None]:
+        if self._is_anonymous(raw):
+            return "anonymous", None
+        value = raw.strip().lower()
+        # "n/a" or "-" keyed as an address would make every such customer one person and fake repeats.
+        if not _EMAIL_SHAPE.match(value):
+            return "invalid", None
+        return "key", self._hmac("mailto:" + value)
+
+    def _id_outcome(self, raw: str) -> tuple[Outcome, str | None]:
+        if self._is_anonymous(raw):
+            return "anonymous", None
+        return "key", self._hmac("id:" + raw.strip())
+
+    def key_phone(self, raw: str | None) -> str | None:
+        return None if raw is None else self._phone_outcome(raw)[1]
+
+    def key_email(self, raw: str | None) -> str | None:
+        return None if raw is None else self._email_outcome(raw)[1]
+
+    def key_id(self, raw: str | None) -> str | None:
+        return None if raw is None else self._id_outcome(raw)[1]
+
+    def apply(self, frame: pl.DataFrame, *, file: str, header: list[str]) -> tuple[pl.DataFrame, list[Problem]]:
+        """Add `customer_key` and `customer_key_source`, drop the phone and e-mail columns.
+
+        The key comes from the first of phone, e-mail, id that yields one; `anonymous` only when
+        none does and at least one held an anonymous marker. An unparseable phone is flagged
+        (`unparseable_phone`) and the key falls back to e-mail or id.
+        """
+        outcomes: dict[str, Callable[[str], tuple[Outcome, str | None]]] = {
+            PHONE: self._phone_outcome, EMAIL: self._email_outcome, ID: self._id_outcome}
+        present = [c for c in (PHONE, EMAIL, ID) if c in frame.columns]
+        if not present:
+            return frame, []
+        keys: dict[str, pl.Expr] = {}
+        anonymous: list[pl.Expr] = []
+        invalid_phones: list[str] = []
+        for col in present:
+            text = pl.col(col).cast(pl.Utf8)
+            mapping: dict[str, str] = {}
+            anon: list[str] = []
+            # Keys are computed once per distinct value: a chunk repeats the same customers a lot.
+            for raw in frame.get_column(col).cast(pl.Utf8).drop_nulls().unique().to_list():
+                outcome, key = outcomes[col](raw)
+                if key is not None:
+                    mapping[raw] = key
+                elif outcome == "anonymous":
+                    anon.append(raw)
+                elif col == PHONE:
+                    invalid_phones.append(raw)
+            keys[col] = (text.replace_strict(mapping, default=None, return_dtype=pl.Utf8) if mapping
+                         else pl.lit(None, dtype=pl.Utf8))
+            if anon:
+                anonymous.append(text.is_in(anon))
+
+        source: Any = pl.when(keys[present[0]].is_not_null()).then(pl.lit(present[0].removeprefix("customer_")))
+        for col in present[1:]:
+            source = source.when(keys[col].is_not_null()).then(pl.lit(col.removeprefix("customer_")))
+        if anonymous:
+            source = source.when(pl.any_horizontal(anonymous)).then(pl.lit("anonymous"))
+        source = source.otherwise(pl.lit(None, dtype=pl.Utf8))
+
+        problems = self._phone_problems(frame, invalid_phones, file=file, header=header)
+        out = frame.with_columns(
+            pl.coalesce([keys[c] for c in present]).alias(KEY_COLUMN),
+            source.cast(pl.Utf8).alias(SOURCE_COLUMN),
+        ).drop([c for c in (PHONE, EMAIL) if c in frame.columns])
+        return out, problems
+
+    def _phone_problems(self, frame: pl.DataFrame, invalid: list[str], *, file: str,
+                        header: list[str]) -> list[Problem]:
+        if not invalid:
+            return []
+        column = header.index(PHONE) + 1 if PHONE in header else None
+        lines = (pl.col("_line") if "_line" in frame.columns else pl.lit(None, dtype=pl.Int64)).alias("_line")
+        rows = frame.filter(pl.col(PHONE).cast(pl.Utf8).is_in(invalid)).select(lines, pl.col(PHONE).cast(pl.Utf8))
+        messages = {raw: (f"the value {_mask_short(raw)} is not a possible phone number "
+                          f"(default region {self.default_region}); customer_key falls back to the "
+                          "e-mail or customer_id, else stays null and the contact leaves FCR")
+                    for raw in invalid}
+        return [Problem(rule_id="unparseable_phone", file=file, line=line, column=column, column_name=PHONE,
+                        message=messages[raw])
+                for line, raw in rows.iter_rows()]

@@ -289,7 +289,8 @@ def _emit(rows: list[dict], fmt: str, *, title: str) -> None:
 def main() -> None:
     """Entry point: no traceback ever reaches the terminal; it goes to the log instead."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # click returns an Exit's code instead of raising it here
+        sys.exit(rc if isinstance(rc, int) else 0)
     except OpkpiError as exc:
         log.error("%s", exc)
         err.print(str(exc), markup=False)

@@ -21,7 +21,7 @@ POLARS_TYPES: dict[DType, pl.DataType] = {
     "str": pl.Utf8(), "int": pl.Int64(), "float": pl.Float64(), "bool": pl.Boolean(),
     "timestamp": UTC_TYPE, "date": pl.Date(),
 }
-_EXPECTED: dict[DType, str] = {
+EXPECTED_FORMS: dict[DType, str] = {
     "str": "text",
     "int": "a whole number such as 12 or 12.0",
     "float": "a number with a decimal point such as 12.5",
@@ -259,7 +259,7 @@ def _cell_problem(parsed: ParsedFile, column: Column, rule_id: str, line: int, r
     index = parsed.header.index(column.name) + 1
     where = f"{parsed.file}:{line}:{index}"
     why = {
-        "type_mismatch": f"the value is not {_EXPECTED[column.dtype]}",
+        "type_mismatch": f"the value is not {EXPECTED_FORMS[column.dtype]}",
         "naive_timestamp": "the timestamp has no UTC offset and ingest.timezone is not set",
         "nonexistent_local_time": f"that local time does not exist in {timezone} (skipped by a DST change)",
         "ambiguous_local_time": f"that local time occurs twice in {timezone} (DST fall-back); the earlier "

@@ -42,5 +42,5 @@ class Problem:
         return loc
 
     def render(self) -> str:
-        col = f" `{self.column_name}`" if self.column_name else ""
-        return f"{self.location}: [{self.rule_id}]{col} {self.message}".rstrip()
+        # Messages name their column themselves when it matters; the location gives its index.
+        return f"{self.location}: [{self.rule_id}] {self.message}".rstrip()

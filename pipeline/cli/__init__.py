@@ -16,6 +16,11 @@ from typing import Annotated
 
 import click
 import typer
+
+try:  # typer >= 0.20 bundles its own click; catch both so usage errors always exit 2
+    from typer._click import exceptions as _tclick
+except ImportError:  # pragma: no cover - older typer uses click itself
+    _tclick = click.exceptions
 from rich.console import Console
 from rich.table import Table
 
@@ -33,6 +38,8 @@ app.add_typer(quarantine_app, name="quarantine")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 log = logging.getLogger("opkpi")
+log.addHandler(logging.NullHandler())  # no file handler yet: never fall back to printing on stderr
+log.propagate = False
 
 
 @dataclass
@@ -286,6 +293,14 @@ def _emit(rows: list[dict], fmt: str, *, title: str) -> None:
         raise UsageError(f"Attempted to print as {fmt!r}, but that format is unknown", "Use table, csv or json")
 
 
+def app_help() -> str:
+    import typer.main as tm
+
+    cmd = tm.get_command(app)
+    with cmd.make_context("opkpi", [], resilient_parsing=True) as ctx:
+        return cmd.get_help(ctx)
+
+
 def main() -> None:
     """Entry point: no traceback ever reaches the terminal; it goes to the log instead."""
     try:
@@ -295,17 +310,21 @@ def main() -> None:
         log.error("%s", exc)
         err.print(str(exc), markup=False)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         err.print("Aborted.")
         sys.exit(EXIT_USAGE)
-    except click.ClickException as exc:
-        err.print(f"Attempted to parse the command line, but {exc.format_message()}. See `opkpi --help`.",
-                  markup=False)
+    except (click.ClickException, _tclick.ClickException) as exc:
+        message = exc.format_message().strip().rstrip(".")
+        if not message:  # no arguments at all: show the help, as a usage error
+            out.print(app_help())
+        else:
+            err.print(f"Attempted to parse the command line, but {message[:1].lower() + message[1:]}. "
+                      "See `opkpi --help`.", markup=False)
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # the last line of defence: log it, say where, never dump a traceback
-        from pipeline.ingest.pii import mask_text
+        from pipeline.core.masking import mask_text
 
         log.exception("unexpected error")
         err.print(f"Attempted to run opkpi, but an unexpected {type(exc).__name__} occurred: "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 class _MaskFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        from pipeline.ingest.pii import mask_text
+        from pipeline.core.masking import mask_text
 
         record.msg = mask_text(record.getMessage())
         record.args = ()

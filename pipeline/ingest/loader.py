@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import signal
 import uuid
 from collections.abc import Sequence
@@ -287,6 +288,7 @@ def _unknown_agents(ctx: _Context, frame: pl.DataFrame, spec: KindSpec, label: s
     identities = {(r[0], r[1]) for r in ctx.con.execute(
         "SELECT DISTINCT source_system, source_id FROM raw_operator_identities").fetchall()}
     bots = set(ctx.config.bots)
+    normalize = [(re.compile(p), r) for p, r in ctx.config.asterisk.agent_normalize]
     problems: list[Problem] = []
     has_system = "source_system" in frame.columns
     for col in spec.agent_columns:
@@ -295,7 +297,8 @@ def _unknown_agents(ctx: _Context, frame: pl.DataFrame, spec: KindSpec, label: s
             sub = frame.filter(pl.col("author_type") == "operator")
         system = pl.col("source_system").fill_null("canonical") if has_system else pl.lit("canonical")
         pairs = sub.select("_line", pl.col(col).alias("agent"), system.alias("system")).drop_nulls("agent")
-        for line, agent, sys_ in pairs.iter_rows():
+        for line, raw_agent, sys_ in pairs.iter_rows():
+            agent = _normalize_agent(raw_agent, sys_, normalize)
             if agent in bots:
                 continue
             if (sys_ == "canonical" and agent in known_ops) or (sys_, agent) in identities:
@@ -306,6 +309,17 @@ def _unknown_agents(ctx: _Context, frame: pl.DataFrame, spec: KindSpec, label: s
             problems.append(Problem(rule_id="unknown_agent", file=label, line=line, column=idx, column_name=col,
                                     message=f"agent `{sys_}:{mask_text(str(agent))}` maps to no operator"))
     return problems
+
+
+def _normalize_agent(agent: str, system: str, rules: list[tuple[re.Pattern[str], str]]) -> str:
+    """`asterisk.agent_normalize` runs before the lookup (DESIGN §2): `Local/7002@from-queue/n` → `PJSIP/7002`."""
+    if system != "asterisk":
+        return agent
+    for pattern, repl in rules:
+        agent, n = pattern.subn(repl, agent)
+        if n:
+            break
+    return agent
 
 
 def _fill_raw(problems: list[Problem], parsed) -> None:

@@ -119,13 +119,21 @@ def ingest(
     if mapping is not None and fmt != "canonical":
         raise UsageError("Attempted to ingest with both --format and --mapping, but they are exclusive",
                          "Pass one of them")
-    if mapping is not None or fmt != "canonical":
-        raise UsageError(f"Attempted to ingest with dialect {mapping or fmt}, but only the canonical contract "
-                         "is available in this version", "Convert the export to docs/data-contract.md")
+    from pipeline.ingest.dialects import available
+
+    dialect, options = fmt, None
+    if mapping is not None:
+        if not mapping.exists():
+            raise UsageError(f"Attempted to read the mapping {mapping}, but it does not exist", "Check the path")
+        dialect, options = "mapping", {"mapping": mapping.read_text(encoding="utf-8"), "mapping_name": mapping.name}
+    if dialect not in available():
+        raise UsageError(f"Attempted to ingest with --format {dialect}, but that dialect is not available",
+                         "Use one of: " + ", ".join(available()))
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise UsageError(f"Attempted to ingest {missing[0]}, but it does not exist", "Check the path")
-    results = ingest_paths(g.home, g.config, paths, kind=kind, force=force, strict=strict, chunk_rows=chunk_rows)
+    results = ingest_paths(g.home, g.config, paths, kind=kind, force=force, strict=strict, chunk_rows=chunk_rows,
+                           dialect=dialect, options=options)
     for r in results:
         err.print(r.summary_line(), markup=False)
     if any(r.status == "rejected" for r in results):

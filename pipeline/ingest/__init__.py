@@ -48,18 +48,22 @@ def open_writer_context(home: Home, config: Config, con: duckdb.DuckDBPyConnecti
 
 def ingest_paths(home: Home, config: Config, paths: Sequence[Path], *, kind: str | None = None,
                  force: bool = False, strict: bool | None = None, chunk_rows: int | None = None,
-                 con: duckdb.DuckDBPyConnection | None = None) -> list[FileResult]:
+                 con: duckdb.DuckDBPyConnection | None = None, dialect: str = "canonical",
+                 options: dict | None = None) -> list[FileResult]:
     """Load files (directories expand to their data files). Never raises for a bad input file:
-    a rejected file is a result with status `rejected`."""
+    a rejected file is a result with status `rejected`. A source `dialect` may yield several
+    results per file (one per canonical kind)."""
     strict_ = config.ingest.strict if strict is None else strict
     rows = chunk_rows or config.ingest.chunk_rows
     paths = [Path(p) for p in paths]
     if con is not None:
         ctx = open_writer_context(home, config, con)
-        return ingest_files(ctx, paths, kind=kind, force=force, strict=strict_, chunk_rows=rows)
+        return ingest_files(ctx, paths, kind=kind, force=force, strict=strict_, chunk_rows=rows,
+                            dialect=dialect, options=options)
     with writer(home, what="an ingest") as own:
         ctx = open_writer_context(home, config, own)
-        return ingest_files(ctx, paths, kind=kind, force=force, strict=strict_, chunk_rows=rows)
+        return ingest_files(ctx, paths, kind=kind, force=force, strict=strict_, chunk_rows=rows,
+                            dialect=dialect, options=options)
 
 
 def ingest_archived(home: Home, config: Config, con: duckdb.DuckDBPyConnection,

@@ -26,6 +26,7 @@ from pipeline.ingest.archive import Archive
 from pipeline.ingest.contract import KINDS, PII_COLUMNS, KindSpec, infer_kind, kinds_in_load_order
 from pipeline.ingest.pii import Pseudonymiser, mask_text
 from pipeline.ingest.problems import Problem
+from pipeline.ingest.readers import ParsedFile
 from pipeline.ingest.schema import stored_columns
 
 log = logging.getLogger("opkpi.ingest")
@@ -97,13 +98,14 @@ def new_load_id() -> str:
 
 
 def ingest_files(ctx: _Context, paths: Sequence[Path], *, kind: str | None, force: bool,
-                 strict: bool, chunk_rows: int, dialect: str = "canonical") -> list[FileResult]:
+                 strict: bool, chunk_rows: int, dialect: str = "canonical",
+                 options: dict | None = None) -> list[FileResult]:
     results = []
     for path in expand_paths(paths):
-        result = _ingest_one(ctx, path, kind=kind, force=force, strict=strict, chunk_rows=chunk_rows,
-                             dialect=dialect)
-        log.info(mask_text(result.summary_line()))
-        results.append(result)
+        for result in _ingest_one(ctx, path, kind=kind, force=force, strict=strict, chunk_rows=chunk_rows,
+                                  dialect=dialect, options=options):
+            log.info(mask_text(result.summary_line()))
+            results.append(result)
     return results
 
 
@@ -112,8 +114,9 @@ def ingest_entries(ctx: _Context, entries: Sequence, *, chunk_rows: int) -> list
     results = []
     for e in entries:
         data = ctx.archive.read(e.sha256)
-        results.append(_ingest_one(ctx, Path(e.name), kind=e.kind, force=False, strict=ctx.config.ingest.strict,
-                                   chunk_rows=chunk_rows, dialect=e.dialect, data=data))
+        options = {k: v for k, v in e.options.items() if k not in ("encoding", "timezone")}
+        results += _ingest_one(ctx, Path(e.name), kind=e.kind, force=False, strict=ctx.config.ingest.strict,
+                               chunk_rows=chunk_rows, dialect=e.dialect, data=data, options=options)
     return results
 
 
@@ -121,17 +124,19 @@ def ingest_entries(ctx: _Context, entries: Sequence, *, chunk_rows: int) -> list
 
 def _ingest_one(ctx: _Context, path: Path, *, kind: str | None, force: bool, strict: bool,
                 chunk_rows: int, dialect: str, data: bytes | None = None,
-                only_lines: set[int] | None = None) -> FileResult:
-    """`data` given: bytes from the archive (rebuild, replay). `only_lines`: replay just those records."""
+                only_lines: set[int] | None = None, options: dict | None = None) -> list[FileResult]:
+    """One source file → one result per kind it yields (a canonical file yields one).
+    `data` given: bytes from the archive (rebuild, replay). `only_lines`: replay just those records.
+    `options`: dialect options (e.g. the mapping text), archived with the file for rebuilds."""
     label = path.name
     result = FileResult(file=label, path=path)
     if data is None:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            return _reject(ctx, result, FileRejected(
+            return [_reject(ctx, result, FileRejected(
                 f"Attempted to read {path}, but {exc.strerror or exc}", "Check the path and permissions",
-                rule_id="unreadable_file", location=label), dialect)
+                rule_id="unreadable_file", location=label), dialect)]
     result.sha256 = hashlib.sha256(data).hexdigest()
     prev = _previous_load(ctx.con, result.sha256)
     if prev is not None and prev["status"] in ("loaded", "partial") and not force:
@@ -141,20 +146,44 @@ def _ingest_one(ctx: _Context, path: Path, *, kind: str | None, force: bool, str
         result.message = f"same content as {same} loaded at {prev['attempt_at']:%Y-%m-%d %H:%M} UTC"
         _manifest_insert(ctx.con, new_load_id(), result, path, len(data), dialect, "unchanged",
                          chunk_rows, message=result.message)
-        return result
-    resume = prev if prev is not None and prev["status"] == "in_progress" else None
+        return [result]
     try:
-        prepared = _prepare(ctx, path, label, data, kind=kind, strict=strict)
+        outputs = _parse(ctx, path, label, data, kind=kind, dialect=dialect, options=options or {})
+        prepared = [_prepare(ctx, spec, parsed, strict=strict) for spec, parsed in outputs]
     except FileRejected as exc:
-        return _reject(ctx, result, exc, dialect, size=len(data))
-    spec = prepared.spec
-    result.kind = spec.name
-    if only_lines is not None:
-        prepared = _restrict(prepared, only_lines)
-    ctx.archive.store(data, sha256=result.sha256, kind=spec.name, dialect=dialect, name=label,
-                      options=_archive_options(ctx.config))
-    return _commit_chunks(ctx, result, path, len(data), prepared, dialect=dialect, chunk_rows=chunk_rows,
-                          resume=resume)
+        return [_reject(ctx, result, exc, dialect, size=len(data))]
+    if not prepared:
+        result.status, result.message = "loaded", "nothing new in this file"
+        _manifest_insert(ctx.con, new_load_id(), result, path, len(data), dialect, "loaded", chunk_rows,
+                         message=result.message)
+        return [result]
+    ctx.archive.store(data, sha256=result.sha256, kind=prepared[0].spec.name, dialect=dialect, name=label,
+                      options={**_archive_options(ctx.config), **(options or {})})
+    results = []
+    for prep in prepared:
+        r = FileResult(file=label, path=path, sha256=result.sha256, kind=prep.spec.name)
+        if only_lines is not None:
+            prep = _restrict(prep, only_lines)
+        resume = _previous_load(ctx.con, r.sha256, kind=prep.spec.name)
+        resume = resume if resume is not None and resume["status"] == "in_progress" else None
+        results.append(_commit_chunks(ctx, r, path, len(data), prep, dialect=dialect, chunk_rows=chunk_rows,
+                                      resume=resume))
+    return results
+
+
+def _parse(ctx: _Context, path: Path, label: str, data: bytes, *, kind: str | None, dialect: str,
+           options: dict) -> list[tuple[KindSpec, ParsedFile]]:
+    """Bytes → canonical parsed frames. A source dialect may yield several kinds from one file."""
+    from pipeline.ingest.dialects import DialectContext, read_dialect
+    from pipeline.ingest.readers import read_file
+
+    if dialect != "canonical":
+        dctx = DialectContext(config=ctx.config, con=ctx.con, path=path, label=label, options=options,
+                              pseudonymiser=ctx.pseudo)
+        return [(KINDS[k], parsed) for k, parsed in read_dialect(dialect, data, dctx)]
+    cfg = ctx.config.ingest
+    parsed = read_file(path, data, encoding=cfg.encoding, max_field_bytes=cfg.max_field_bytes, file_label=label)
+    return [(_resolve_kind(parsed.header, kind, label, path), parsed)]
 
 
 def _archive_options(config: Config) -> dict:
@@ -193,17 +222,15 @@ class _Prepared:
     record_lines: list[int]        # every record of the file, loaded or not, in order
     problems: list[Problem]
     duplicate_lines: set[int]      # identical repeats inside the file
+    deferred: int = 0              # records held back for the next read
 
 
-def _prepare(ctx: _Context, path: Path, label: str, data: bytes, *, kind: str | None,
-             strict: bool) -> _Prepared:
+def _prepare(ctx: _Context, spec: KindSpec, parsed: ParsedFile, *, strict: bool) -> _Prepared:
     from pipeline.ingest.casting import cast_frame, check_header
-    from pipeline.ingest.readers import read_file
     from pipeline.ingest.validation import validate
 
+    label = parsed.file
     cfg = ctx.config.ingest
-    parsed = read_file(path, data, encoding=cfg.encoding, max_field_bytes=cfg.max_field_bytes, file_label=label)
-    spec = _resolve_kind(parsed.header, kind, label, path)
     problems: list[Problem] = list(parsed.problems)
     problems += check_header(parsed, spec, strict=strict)
     typed, cast_problems = cast_frame(parsed, spec, timezone=cfg.timezone)
@@ -221,14 +248,14 @@ def _prepare(ctx: _Context, path: Path, label: str, data: bytes, *, kind: str | 
     _fill_raw(problems, parsed)
     record_lines = sorted(set(parsed.frame["_line"].to_list())
                           | {p.line for p in parsed.problems if p.line is not None and p.action == "quarantine"})
-    return _Prepared(spec, parsed.header, typed, record_lines, problems, dup_lines)
+    return _Prepared(spec, parsed.header, typed, record_lines, problems, dup_lines, parsed.deferred)
 
 
 def _restrict(prep: _Prepared, lines: set[int]) -> _Prepared:
     keep = sorted(lines)
     return _Prepared(prep.spec, prep.header, prep.frame.filter(pl.col("_line").is_in(keep)),
                      [ln for ln in prep.record_lines if ln in lines],
-                     [p for p in prep.problems if p.line in lines], prep.duplicate_lines & lines)
+                     [p for p in prep.problems if p.line in lines], prep.duplicate_lines & lines, 0)
 
 
 def _resolve_kind(header: list[str], kind: str | None, label: str, path: Path) -> KindSpec:
@@ -405,8 +432,10 @@ def _commit_chunks(ctx: _Context, result: FileResult, path: Path, size: int, pre
             # Test-only hook (DESIGN §5): die right after a commit so resume is tested deterministically.
             os.kill(os.getpid(), signal.SIGKILL)
     result.status = "partial" if result.quarantined else "loaded"
-    con.execute("UPDATE load_manifest SET status = ?, finished_at = now() WHERE load_id = ?",
-                [result.status, load_id])
+    result.deferred = prep.deferred
+    result.read += prep.deferred
+    con.execute("""UPDATE load_manifest SET status = ?, finished_at = now(), deferred = ?, rows_read = ?
+        WHERE load_id = ?""", [result.status, result.deferred, result.read, load_id])
     return result
 
 
@@ -493,9 +522,10 @@ def _dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None)
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def _previous_load(con: duckdb.DuckDBPyConnection, sha256: str) -> dict | None:
-    rows = _dicts(con, """SELECT * FROM load_manifest WHERE sha256 = ?
-        AND status IN ('loaded', 'partial', 'in_progress') ORDER BY attempt_at DESC LIMIT 1""", [sha256])
+def _previous_load(con: duckdb.DuckDBPyConnection, sha256: str, *, kind: str | None = None) -> dict | None:
+    rows = _dicts(con, """SELECT * FROM load_manifest WHERE sha256 = ? AND (kind = ? OR ? IS NULL)
+        AND status IN ('loaded', 'partial', 'in_progress') ORDER BY attempt_at DESC LIMIT 1""",
+                  [sha256, kind, kind])
     return rows[0] if rows else None
 
 

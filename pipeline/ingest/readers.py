@@ -21,7 +21,7 @@ from pipeline.core.errors import FileRejected
 from pipeline.ingest.problems import Problem
 from pipeline.ingest.rules import rule
 
-Format = Literal["csv", "jsonl", "parquet"]
+Format = Literal["csv", "jsonl", "parquet", "dialect"]
 
 _EXTENSIONS: dict[str, Format] = {
     ".csv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
@@ -41,6 +41,7 @@ class ParsedFile:
     frame: pl.DataFrame      # one column per header name + "_line" (Int64)
     problems: list[Problem] = field(default_factory=list)  # excluded records, plus warnings
     encoding: str = "utf-8"  # "utf-8", "utf-8-sig" or the configured fallback actually used
+    deferred: int = 0        # records held back for the next read (a log's last line without newline)
 
 
 def masked(text: str) -> str:

@@ -141,8 +141,10 @@ _register(KindSpec(
     columns=(
         _c("operator_id", "str", True, "Stable person id"),
         _c("display_name", "str", True, "Name as shown on scorecards"),
-        _c("team_id", "str", True, "Team in this version"),
-        _c("tier", "str", True, "Support line", allowed=TIERS),
+        _c("team_id", "str", description="Team in this version (empty for an auto-registered agent of an "
+           "unknown queue)", nulls="team breakdowns"),
+        _c("tier", "str", description="Support line (empty for an auto-registered Asterisk agent)", allowed=TIERS,
+           nulls="escalation vs transfer split, tier breakdowns"),
         _c("timezone", "str", True, "IANA timezone: a segment counts on its local start date"),
         _c("valid_from", "date", True, "First day of this version (inclusive)"),
         _c("valid_to", "date", description="Last day of this version (exclusive); empty = open-ended"),

@@ -32,7 +32,7 @@ from pipeline.ingest.schema import stored_columns
 log = logging.getLogger("opkpi.ingest")
 
 FAULT_ENV = "OPKPI_FAULT_KILL_AFTER_CHUNK"
-DATA_SUFFIXES = {".csv", ".txt", ".jsonl", ".ndjson", ".parquet"}
+DATA_SUFFIXES = {".csv", ".txt", ".jsonl", ".ndjson", ".parquet", ".xlsx"}
 SKIP_SUFFIXES = {".tmp", ".part"}
 
 

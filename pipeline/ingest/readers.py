@@ -62,7 +62,8 @@ def masked_raw(text: str) -> str:
 
 
 def read_file(path: Path, data: bytes, *, encoding: str | None = None,
-              max_field_bytes: int = 1 << 20, file_label: str | None = None) -> ParsedFile:
+              max_field_bytes: int = 1 << 20, file_label: str | None = None,
+              delimiter: str = ",") -> ParsedFile:
     label = file_label or path.name
     if not data:
         raise _reject("empty_file", label, f"Attempted to read {label}, but the file has 0 bytes")
@@ -73,7 +74,7 @@ def read_file(path: Path, data: bytes, *, encoding: str | None = None,
     text, used = _decode(label, data, encoding)
     if fmt == "jsonl":
         return _read_jsonl(label, text, used, max_field_bytes)
-    return _read_csv(label, text, used, max_field_bytes)
+    return _read_csv(label, text, used, max_field_bytes, delimiter)
 
 
 def detect_format(path: Path, data: bytes) -> Format:
@@ -234,8 +235,9 @@ _QUOTED = re.compile(r'"(?:[^"]|"")*+"')
 _UNQUOTED = re.compile(r"[^,\r\n]*")
 
 
-def unclosed_quote_field(record: str) -> int | None:
+def unclosed_quote_field(record: str, delimiter: str = ",") -> int | None:
     """1-based field index where a quote opens and never closes, scanning like csv (strict=False)."""
+    unquoted = _UNQUOTED if delimiter == "," else re.compile(f"[^{re.escape(delimiter)}\r\n]*")
     pos, fld, n = 0, 1, len(record)
     while pos < n:
         if record[pos] == '"':
@@ -243,8 +245,8 @@ def unclosed_quote_field(record: str) -> int | None:
             if m is None:
                 return fld
             pos = m.end()
-        pos = _UNQUOTED.match(record, pos).end()  # type: ignore[union-attr]
-        if pos < n and record[pos] == ",":
+        pos = unquoted.match(record, pos).end()  # type: ignore[union-attr]
+        if pos < n and record[pos] == delimiter:
             fld, pos = fld + 1, pos + 1
         else:
             return None  # a line end outside quotes closes the record
@@ -261,10 +263,10 @@ def _set_field_limit() -> None:
         csv.field_size_limit(2**31 - 1)
 
 
-def _read_csv(label: str, text: str, encoding: str, limit: int) -> ParsedFile:
+def _read_csv(label: str, text: str, encoding: str, limit: int, delimiter: str = ",") -> ParsedFile:
     _set_field_limit()
     lines = io.StringIO(text, newline="").readlines()
-    reader = csv.reader(lines, strict=False)
+    reader = csv.reader(lines, strict=False, delimiter=delimiter)
     header: list[str] | None = None
     prev = 0
     rows: list[list[str]] = []
@@ -282,9 +284,9 @@ def _read_csv(label: str, text: str, encoding: str, limit: int) -> ParsedFile:
             continue
         if _blank(record):
             continue
-        unclosed = unclosed_quote_field("".join(lines[start - 1:end])) if end == len(lines) else None
+        unclosed = unclosed_quote_field("".join(lines[start - 1:end]), delimiter) if end == len(lines) else None
         if header is None:
-            header = _csv_header(label, record, start, unclosed)
+            header = _csv_header(label, record, start, unclosed, delimiter)
             width = len(header)
             continue
         raw = "".join(lines[start - 1:end]).rstrip("\r\n")
@@ -307,11 +309,18 @@ def _read_csv(label: str, text: str, encoding: str, limit: int) -> ParsedFile:
     return _finish(label, "csv", header, frame, problems, encoding, limit, raw_at)
 
 
-def _csv_header(label: str, record: list[str], line: int, unclosed: int | None) -> list[str]:
+def _csv_header(label: str, record: list[str], line: int, unclosed: int | None, delimiter: str = ",") -> list[str]:
     if unclosed is not None:
         raise _reject("unterminated_quote", label, f"Attempted to read the header at {label}:{line}:{unclosed}, "
                       "but a quote opened there is never closed", line=line, column=unclosed)
-    if len(record) == 1 and any(d in record[0] for d in _OTHER_DELIMITERS):
+    if delimiter != ",":
+        others = [d for d in (",", *_OTHER_DELIMITERS) if d != delimiter]
+        if len(record) == 1 and any(d in record[0] for d in others):
+            shown = "tab" if delimiter == "\t" else f"`{delimiter}`"
+            raise _reject("wrong_delimiter", label, f"Attempted to read the header at {label}:{line}:1 as "
+                          f"separated by {shown}, but it is one field holding another delimiter",
+                          line=line, column=1, hint="Set `delimiter` in the mapping to the file's delimiter")
+    elif len(record) == 1 and any(d in record[0] for d in _OTHER_DELIMITERS):
         raise _reject("wrong_delimiter", label, f"Attempted to read the header at {label}:{line}:1 as "
                       "comma-separated, but it is one field holding `;`, tab or `|`", line=line, column=1)
     return _normalise_header(label, record, line)

@@ -179,7 +179,7 @@ def _parse(ctx: _Context, path: Path, label: str, data: bytes, *, kind: str | No
 
     if dialect != "canonical":
         dctx = DialectContext(config=ctx.config, con=ctx.con, path=path, label=label, options=options,
-                              pseudonymiser=ctx.pseudo)
+                              pseudonymiser=ctx.pseudo, archive=ctx.archive)
         return [(KINDS[k], parsed) for k, parsed in read_dialect(dialect, data, dctx)]
     cfg = ctx.config.ingest
     parsed = read_file(path, data, encoding=cfg.encoding, max_field_bytes=cfg.max_field_bytes, file_label=label)

@@ -56,6 +56,11 @@ class Pseudonymiser:
     def for_home(cls, home: Home, **kw: Any) -> Pseudonymiser:
         return cls(load_or_create_key(home.pii_key, what="personal-data (pii)"), **kw)
 
+    def derive_key(self, purpose: str) -> bytes:
+        """A 32-byte key for another use of the same secret (e.g. sealing a dialect's state), bound to
+        `purpose` so it never equals a customer key."""
+        return hmac.new(self._key, purpose.encode(), hashlib.sha256).digest()
+
     def _hmac(self, value: str) -> str:
         return hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 

@@ -85,6 +85,7 @@ def replay(ctx: _Context, sel: Selection, *, actor: str) -> list[FileResult]:
                 record_quarantine_decision(state, file_sha256=sha, line=line, rule_id=None, decision="replay",
                                            reason="replay with current configuration", actor=actor)
             options = {k: v for k, v in entry.options.items() if k not in ("encoding", "timezone")}
+            options["stateless"] = True  # a replay re-reads archived bytes: no tail state applies
             results += _ingest_one(ctx, ctx.home.archive_dir / entry.name, kind=entry.kind, force=True,
                                    strict=ctx.config.ingest.strict, chunk_rows=ctx.config.ingest.chunk_rows,
                                    dialect=entry.dialect, data=data, only_lines=lines, options=options)

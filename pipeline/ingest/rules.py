@@ -45,6 +45,10 @@ _r("unterminated_quote", "parse", "quarantine", "A quoted field is never closed:
 _r("field_count", "parse", "quarantine", "The record has more or fewer fields than the header.",
    "A truncated line or an unquoted delimiter inside a value")
 _r("field_too_large", "parse", "quarantine", "A field is larger than 1 MiB.", "Remove the field from the export")
+_r("binary_line", "parse", "quarantine", "A log line holds NUL bytes or other binary content.",
+   "A damaged log: the rest of the file still loads")
+_r("unknown_event", "parse", "warn", "A log event opkpi does not know (a vendor extension); counted and skipped.",
+   "Nothing to do unless the event matters for your figures")
 _r("invalid_json", "parse", "quarantine", "A JSONL line is not a JSON object.", "One JSON object per line")
 _r("unreadable_parquet", "parse", "reject", "The Parquet file cannot be read.", "Re-export the file")
 _r("type_mismatch", "parse", "quarantine", "A value cannot be read as the column's contract type "

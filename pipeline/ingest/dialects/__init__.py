@@ -37,6 +37,7 @@ class DialectContext:
     label: str
     options: dict[str, Any] = field(default_factory=dict)
     pseudonymiser: Any = None
+    archive: Any = None               # the home's encrypted archive (a dialect may archive derived bytes)
 
 
 def available() -> list[str]:

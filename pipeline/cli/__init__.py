@@ -344,7 +344,7 @@ def _register_subcommands() -> None:
     """Command groups that live in their own modules of this package."""
     import importlib
 
-    for name in ("report",):
+    for name in ("report", "reconcile"):  # reconcile attaches to the report group
         try:
             module = importlib.import_module(f"pipeline.cli.{name}")
         except ModuleNotFoundError as exc:

@@ -75,6 +75,28 @@ class AsteriskConfig(_Section):
     agent_normalize: list[list[str]] = [[r"^Local/(\d+)@.*$", r"PJSIP/\1"]]
     wrap_pause_reasons: list[str] = []
     timezone: str = "UTC"
+    # CDR (`--format asterisk-cdr`, docs/formats/asterisk-cdr.md). "auto": a cdr_csv Master.csv, its
+    # 16-21 column layout detected per line; "custom": the columns below, in order (cdr_custom).
+    cdr_layout: Literal["auto", "custom"] = "auto"
+    cdr_custom_columns: list[str] = []
+    cdr_custom_delimiter: str = Field(",", min_length=1, max_length=1)
+    # Call direction from the CDR's dcontext, matched as shell-style globs (fnmatch, case-sensitive).
+    # Only inbound rows are loaded; others are skipped and counted per context.
+    inbound_contexts: list[str] = ["from-pstn", "from-trunk", "from-trunk-*", "from-did-direct", "ext-did",
+                                   "ext-did-*", "from-external", "inbound", "incoming"]
+    outbound_contexts: list[str] = ["outbound-allroutes", "outrt-*", "macro-dialout-trunk", "outbound"]
+    internal_contexts: list[str] = ["from-internal", "from-internal-*", "internal"]
+
+
+class ZendeskConfig(_Section):
+    operator_map: dict[str, str] = {}
+    agent_ids: list[str] = []
+    group_tiers: dict[str, Literal["L1", "L2", "L3"]] = {}
+    auto_register_operators: bool = True
+    timezone: str = "UTC"
+    customer_key: Literal["id", "email"] = "id"
+    auto_reply_tags: list[str] = []
+    reason_field_id: str | None = None
 
 
 class RetentionConfig(_Section):
@@ -98,6 +120,7 @@ class Config(BaseModel):
     chat: ChatConfig = ChatConfig()
     queues: QueueConfig = QueueConfig()
     asterisk: AsteriskConfig = AsteriskConfig()
+    zendesk: ZendeskConfig = ZendeskConfig()
     retention: RetentionConfig = RetentionConfig()
     snapshots: SnapshotConfig = SnapshotConfig()
     # Author ids of bots, API users and system accounts: they never own segments.

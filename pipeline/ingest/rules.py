@@ -78,6 +78,9 @@ _r("conflicting_key", "row", "quarantine", "One key with two different contents 
 _r("unknown_agent", "referential", "flag", "The agent id maps to no operator; the row loads with "
    "operator_id null and counts only in team and queue totals.",
    "Add the operator or an operator_identities row, then run again to re-attribute")
+_r("zendesk_unknown_role", "referential", "warn", "A Zendesk author whose role is unknown (no users export, "
+   "not a configured agent): counted as a customer.", "Load the users export first, or list agent ids in "
+   "[zendesk] agent_ids")
 _r("unparseable_phone", "referential", "flag", "A customer phone number that cannot be parsed: "
    "customer_key is null (the contact leaves FCR).")
 

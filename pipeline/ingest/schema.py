@@ -62,9 +62,13 @@ def raw_table_ddl(spec: KindSpec) -> str:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    from pipeline.ingest.dialects.zendesk import ensure_tables as ensure_zendesk_tables
+
     con.execute(BOOKKEEPING_DDL)
     for spec in KINDS.values():
         con.execute(raw_table_ddl(spec))
+    # Source-specific extras exist from the start so their marts build before any such file arrives.
+    ensure_zendesk_tables(con)
 
 
 def data_tables() -> list[str]:

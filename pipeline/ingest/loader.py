@@ -72,6 +72,7 @@ class _Context:
     con: duckdb.DuckDBPyConnection
     pseudo: Pseudonymiser
     archive: Archive
+    pending_agents: set[tuple[str, str]] = field(default_factory=set)  # declared by the file being loaded
 
 
 def is_data_file(path: Path) -> bool:
@@ -149,6 +150,7 @@ def _ingest_one(ctx: _Context, path: Path, *, kind: str | None, force: bool, str
         return [result]
     try:
         outputs = _parse(ctx, path, label, data, kind=kind, dialect=dialect, options=options or {})
+        ctx.pending_agents = _agents_declared(outputs)
         prepared = [_prepare(ctx, spec, parsed, strict=strict) for spec, parsed in outputs]
     except FileRejected as exc:
         return [_reject(ctx, result, exc, dialect, size=len(data))]
@@ -169,6 +171,18 @@ def _ingest_one(ctx: _Context, path: Path, *, kind: str | None, force: bool, str
         results.append(_commit_chunks(ctx, r, path, len(data), prep, dialect=dialect, chunk_rows=chunk_rows,
                                       resume=resume))
     return results
+
+
+def _agents_declared(outputs: list[tuple[KindSpec, ParsedFile]]) -> set[tuple[str, str]]:
+    """Operators and identities a dialect registers in the same file: not unknown agents."""
+    known: set[tuple[str, str]] = set()
+    for spec, parsed in outputs:
+        f = parsed.frame
+        if spec.name == "operators" and "operator_id" in f.columns:
+            known |= {("canonical", v) for v in f["operator_id"].drop_nulls().to_list()}
+        elif spec.name == "operator_identities" and {"source_system", "source_id"} <= set(f.columns):
+            known |= set(f.select("source_system", "source_id").drop_nulls().iter_rows())
+    return known
 
 
 def _parse(ctx: _Context, path: Path, label: str, data: bytes, *, kind: str | None, dialect: str,
@@ -311,9 +325,11 @@ def _unknown_agents(ctx: _Context, frame: pl.DataFrame, spec: KindSpec, label: s
     """Referential check: an agent id that maps to no operator loads, flagged (DESIGN §2)."""
     if not spec.agent_columns or frame.height == 0:
         return []
+    pending = ctx.pending_agents
     known_ops = {r[0] for r in ctx.con.execute("SELECT DISTINCT operator_id FROM raw_operators").fetchall()}
+    known_ops |= {agent for system, agent in pending if system == "canonical"}
     identities = {(r[0], r[1]) for r in ctx.con.execute(
-        "SELECT DISTINCT source_system, source_id FROM raw_operator_identities").fetchall()}
+        "SELECT DISTINCT source_system, source_id FROM raw_operator_identities").fetchall()} | pending
     bots = set(ctx.config.bots)
     normalize = [(re.compile(p), r) for p, r in ctx.config.asterisk.agent_normalize]
     problems: list[Problem] = []

@@ -78,6 +78,11 @@ _r("conflicting_key", "row", "quarantine", "One key with two different contents 
 _r("unknown_agent", "referential", "flag", "The agent id maps to no operator; the row loads with "
    "operator_id null and counts only in team and queue totals.",
    "Add the operator or an operator_identities row, then run again to re-attribute")
+_r("cdr_no_uniqueid", "parse", "warn", "A CDR file without uniqueid or linkedid columns: calls cannot be matched "
+   "to queue_log, so only CDR-only figures load.", "Enable loguniqueid (and newcdrcolumns) in cdr.conf")
+_r("cdr_rows_skipped", "parse", "warn", "CDR rows left out on purpose (queue legs carried by queue_log, Local "
+   "channels, outbound/internal/unknown contexts), counted per reason.",
+   "Configure asterisk.inbound_contexts when an inbound context is reported as unknown")
 _r("zendesk_unknown_role", "referential", "warn", "A Zendesk author whose role is unknown (no users export, "
    "not a configured agent): counted as a customer.", "Load the users export first, or list agent ids in "
    "[zendesk] agent_ids")

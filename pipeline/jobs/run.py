@@ -63,7 +63,7 @@ def run_pipeline(home: Home, config: Config, *, min_age_s: int | None = None,
         if ready:
             result.ingested = ingest_paths(home, config, ready, con=con)
         models = discover_models()
-        result.models = build_models(con, models)
+        result.models = build_models(con, models, config=config, home=home, full_refresh=full_refresh)
         marts = [m.name for m in models if m.layer == "marts"]
         result.snapshot = publish(con, home, marts, run_id=result.run_id, keep=config.snapshots.keep)
         _record_run(con, result.run_id, "published", message=f"{len(result.ingested)} file(s) ingested")

@@ -1,5 +1,15 @@
 """Transforms: the layered SQL models of `sql/` built in dependency order inside the warehouse."""
 
-from pipeline.transforms.runner import Model, build_models, discover_models
+from pipeline.transforms.runner import (
+    SQL_DIR,
+    BuildReport,
+    Model,
+    build,
+    build_models,
+    discover_models,
+    expand_includes,
+    select_models,
+)
 
-__all__ = ["Model", "build_models", "discover_models"]
+__all__ = ["SQL_DIR", "BuildReport", "Model", "build", "build_models", "discover_models", "expand_includes",
+           "select_models"]

@@ -1,7 +1,7 @@
--- One row per operator (latest version): handled legs by channel over all loaded data
+-- One row per operator (latest version): handled segments by channel over all loaded data
 with current_version as (
     select *
-    from stg_operators
+    from dim_operators
     qualify row_number() over (partition by operator_id order by valid_from desc) = 1
 ),
 
@@ -14,13 +14,16 @@ activity as (
         count(*) filter (where channel = 'social') as social_legs_n,
         min(started_at) as first_contact_at,
         max(started_at) as last_contact_at
-    from stg_handled_legs
+    from segment_facts
     where operator_id is not null
     group by operator_id
 )
 
 select
-    o.operator_id, o.display_name, o.team_id, o.tier,
+    o.operator_id,
+    o.display_name,
+    o.team_id,
+    o.tier,
     coalesce(a.phone_legs_n, 0) as phone_legs_n,
     coalesce(a.chat_legs_n, 0) as chat_legs_n,
     coalesce(a.email_replies_n, 0) as email_replies_n,

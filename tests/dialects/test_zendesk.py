@@ -245,8 +245,6 @@ def test_reconcile_cli(loaded) -> None:
     assert isinstance(bad.exception, UsageError) and bad.exception.exit_code == 2  # main() maps it to exit 2
 
 
-@pytest.mark.xfail(strict=True, reason="SQL (lead): merged tickets must not own segments nor count as repeats; "
-                   "see docs/formats/zendesk.md 'What the SQL must do'")
 def test_merged_and_deleted_tickets_are_not_handled(loaded) -> None:
     from pipeline.warehouse import open_snapshot
 

@@ -1,0 +1,2 @@
+-- One row per team
+select * from stg_teams

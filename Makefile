@@ -31,7 +31,7 @@ sample: $(SAMPLE)/.done
 run: env sample
 	$(OPKPI) --home $(HOME_DIR) ingest $(SAMPLE)
 	$(OPKPI) --home $(HOME_DIR) run --min-age 0
-	$(OPKPI) --home $(HOME_DIR) status
+	$(OPKPI) --home $(HOME_DIR) report scorecard --grain all
 
 test: env
 	$(VENV)/bin/pytest -q -n 2 tests

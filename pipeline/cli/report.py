@@ -61,7 +61,8 @@ GrainOpt = Annotated[str, typer.Option(
     help="One row per day, ISO week, month, or one row for the whole range (all)." + _PRECEDENCE)]
 FormatOpt = Annotated[str, typer.Option(
     "--format", metavar="|".join(FORMATS), envvar="OPKPI_REPORT_FORMAT", show_envvar=True,
-    help="table (rounded, for people), csv, json (a list of objects) or parquet (needs --out)." + _PRECEDENCE)]
+    help="table (headline columns, rounded, for people), csv, json (a list of objects, every column) or "
+         "parquet (needs --out)." + _PRECEDENCE)]
 OutOpt = Annotated[Path | None, typer.Option(
     "--out", metavar="FILE", help="Write to this file instead of stdout (required for parquet).")]
 
@@ -263,10 +264,25 @@ def _sink(out: Path | None, *, binary: bool = False):
         yield fh
 
 
+# A table is for people: the headline figures fit a screen; csv, json and parquet carry every column.
+HEADLINE: dict[str, tuple[str, ...]] = {
+    "operator": ("operator_id", "display_name", "period_start", "provisional", "contacts_handled", "calls_answered",
+                 "aht_phone_s", "aht_chat_s", "aht_email_s", "fcr_rate", "csat_top2_rate", "csat_mean",
+                 "csat_responses", "frt_median_s", "resolution_median_s", "escalation_rate", "transfer_rate",
+                 "occupancy"),
+    "queue": ("queue_id", "period_start", "provisional", "offered", "answered", "abandoned", "short_abandoned",
+              "timeout", "service_level", "asa_s", "abandon_rate"),
+    "team": ("dimension", "dimension_value", "period_start", "provisional", "contacts_handled", "aht_phone_s",
+             "aht_chat_s", "fcr_rate", "csat_top2_rate", "escalation_rate", "offered", "service_level"),
+}
+
+
 def _emit(rows: list[dict[str, Any]], fmt: str, out: Path | None, *, title: str, cell: str,
           keys: Sequence[str]) -> None:
     rows = [{k: _clean(v) for k, v in catalogue.to_report_row(r).items()} for r in rows]
     cols = _columns(rows, cell, keys)
+    if fmt == "table" and cell in HEADLINE:
+        cols = [c for c in HEADLINE[cell] if c in cols] or cols
     writer: Callable[[list[dict[str, Any]], list[str], Path | None, str], None] = {
         "json": _write_json, "csv": _write_csv, "parquet": _write_parquet, "table": _write_table}[fmt]
     writer(rows, cols, out, title)

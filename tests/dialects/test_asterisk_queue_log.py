@@ -483,3 +483,26 @@ def test_cli_ingests_a_queue_log(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "partial as calls" in r.stderr and "quarantined 6" in r.stderr
     assert "loaded as operators" in r.stderr
+
+
+def test_only_a_queue_log_then_the_cli_reports(tmp_path: Path) -> None:
+    """Issue 4, point 2: nothing but the queue_log is ingested; the reports come from the real CLI."""
+    import json
+
+    home = str(tmp_path / "home")
+    r = run_cli("--home", home, "ingest", "--format", DIALECT, str(FIX / "acceptance.queue_log"))
+    assert r.returncode == 0, r.stderr
+    assert run_cli("--home", home, "run", "--min-age", "0").returncode == 0
+    cards = {c["operator_id"]: c for c in json.loads(
+        run_cli("--home", home, "report", "scorecard", "--grain", "all", "--format", "json").stdout)}
+    queues = {q["queue_id"]: q for q in json.loads(
+        run_cli("--home", home, "report", "queues", "--grain", "all", "--format", "json").stdout)}
+    # PJSIP/7009: CONNECT 1717397271 → ATTENDEDTRANSFER 1717397391 = 120 s talk, 1 transfer of 1 segment
+    assert (cards["PJSIP/7009"]["calls_answered"], cards["PJSIP/7009"]["talk_s"]) == (1, 120.0)
+    assert cards["PJSIP/7009"]["transfer_rate"] == 1.0
+    # PJSIP/7051: COMPLETEAGENT calltime 173 s
+    assert (cards["PJSIP/7051"]["calls_answered"], cards["PJSIP/7051"]["talk_s"]) == (1, 173.0)
+    # 1501: ENTERQUEUE, CONNECT after 12 s (≤ 20 s) → SL 1/1, ASA 12; 1509: CONNECT holdtime 7 s → SL 1/1, ASA 7
+    got = {q: (queues[q]["offered"], queues[q]["answered"], queues[q]["abandoned"], queues[q]["service_level"],
+               queues[q]["asa_s"]) for q in ("1501", "1509")}
+    assert got == {"1501": (1, 1, 0, 1.0, 12.0), "1509": (1, 1, 0, 1.0, 7.0)}

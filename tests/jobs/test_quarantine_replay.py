@@ -30,6 +30,7 @@ def test_replay_after_configuring_the_source_timezone(tmp_path):
     assert "inserted 1" in r.stderr
     assert json.loads(run_cli("--home", str(home), "quarantine", "list", "--format", "json").stdout) == []
     con = duckdb.connect(str(home / "warehouse" / "opkpi.duckdb"), read_only=True)
+    con.execute("SET TimeZone='UTC'")  # every connection reads in UTC (DESIGN §1), whatever TZ the suite runs in
     # 10:00 Kyiv on 2026-10-14 is EEST (+03:00) → 07:00 UTC.
     assert con.execute("SELECT strftime(enqueued_at, '%Y-%m-%d %H:%M') FROM raw_calls WHERE call_id = 'c2'"
                        ).fetchone() == ("2026-10-14 07:00",)

@@ -1,6 +1,6 @@
 """`make bench`: opkpi against the practical limit and the pandas baseline, 1M and 10M phone contacts.
 
-    .venv/bin/python bench/run.py [--sizes 1m 10m] [--budget 1200] [--fresh-ingest] [--no-write]
+    .venv/bin/python bench/run.py [--sizes 1m 10m] [--budget 1200] [--fresh-ingest] [--chunk-rows N] [--no-write]
 
 For each size, on the same generated files (bench/generate.py, cached), each in a fresh process:
   ingest  the files through the real ingest path (`ingest_paths`: parse, cast, pseudonymise,
@@ -131,12 +131,14 @@ def measure(task: str, size: str, args: list[str], *, timeout: float, log_dir: P
 
 # --- the steps ------------------------------------------------------------------------------------
 
-def ingest_fingerprint() -> str:
-    """What a loaded warehouse depends on: the ingest code, the data version, the library versions."""
+def ingest_fingerprint(chunk_rows: int | None) -> str:
+    """What a loaded warehouse depends on: the ingest code and settings, the data version, the libraries."""
     import duckdb
     import polars
 
     h = hashlib.sha256(f"{generate.VERSION}|{duckdb.__version__}|{polars.__version__}".encode())
+    if chunk_rows:
+        h.update(f"|chunk_rows={chunk_rows}".encode())
     for sub in ("pipeline/ingest", "pipeline/core"):
         for p in sorted((ROOT / sub).rglob("*.py")):
             h.update(p.relative_to(ROOT).as_posix().encode() + b"\0" + p.read_bytes())
@@ -152,10 +154,10 @@ def copy_home(src: Path, dst: Path) -> None:
 
 
 def run_ingest(size: str, data: Path, budget: Budget, projected: float | None, fresh: bool,
-               log_dir: Path) -> tuple[Measure, Path | None]:
+               log_dir: Path, chunk_rows: int | None) -> tuple[Measure, Path | None]:
     """Load `size` into a home; the 10M home is cached by ingest fingerprint."""
     cached = size != "1m"
-    home = WORK / f"loaded-{size}-{ingest_fingerprint()}" if cached else WORK / f"loaded-{size}"
+    home = WORK / f"loaded-{size}-{ingest_fingerprint(chunk_rows)}" if cached else WORK / f"loaded-{size}"
     meta = home / "ingest.json"
     if cached and meta.exists() and not fresh:
         m = Measure(**{**json.loads(meta.read_text()), "status": "cached"})
@@ -166,8 +168,10 @@ def run_ingest(size: str, data: Path, budget: Budget, projected: float | None, f
                     note=f"projected {projected:.0f} s (1M × 10) > {budget.left():.0f} s left in the budget")
         return m, None
     for stale in WORK.glob(f"loaded-{size}*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    m = measure("ingest", size, ["--data", str(data), "--home", str(home)], timeout=budget.left(), log_dir=log_dir)
+        shutil.rmtree(stale, ignore_errors=True)  # one loaded warehouse per size at a time (~1 GB each)
+    extra = ["--chunk-rows", str(chunk_rows)] if chunk_rows else []
+    m = measure("ingest", size, ["--data", str(data), "--home", str(home), *extra], timeout=budget.left(),
+                log_dir=log_dir)
     if m.status != "ok":
         shutil.rmtree(home, ignore_errors=True)
         return m, None
@@ -179,7 +183,8 @@ def run_ingest(size: str, data: Path, budget: Budget, projected: float | None, f
     return m, home
 
 
-def run_size(size: str, budget: Budget, results: dict, fresh: bool, log_dir: Path) -> None:
+def run_size(size: str, budget: Budget, results: dict, fresh: bool, log_dir: Path,
+             chunk_rows: int | None = None) -> None:
     data = generate.ensure(size, log=log)
     out = WORK / size
     out.mkdir(parents=True, exist_ok=True)
@@ -209,7 +214,7 @@ def run_size(size: str, budget: Budget, results: dict, fresh: bool, log_dir: Pat
     run("c", ["--data", str(data), "--out", str(out / "c.parquet")])
     proj = projection("ingest")
     log(f"{size} ingest (budget left {budget.left():.0f} s" + (f", projected {proj:.0f} s)" if proj else ")"))
-    m, home = run_ingest(size, data, budget, proj, fresh, log_dir)
+    m, home = run_ingest(size, data, budget, proj, fresh, log_dir, chunk_rows)
     log(f"{size} ingest: {m.status} {fmt_s(m.seconds)} s, cpu {fmt_s(m.cpu_s)} s, rss {fmt_s(m.rss_mb)} MB {m.note}")
     results[size]["ingest"] = m
     for task in ("a1", "b1"):
@@ -417,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", nargs="+", default=["1m", "10m"], choices=list(ROWS))
     p.add_argument("--budget", type=float, default=BUDGET_S, help="seconds for the whole run (default 1200)")
     p.add_argument("--fresh-ingest", action="store_true", help="re-ingest 10M even when a loaded warehouse is cached")
+    p.add_argument("--chunk-rows", type=int, help="ingest commit chunk rows (default: the configuration's, 50,000)")
     p.add_argument("--no-write", action="store_true", help="print the section instead of appending it")
     p.add_argument("--from-json", action="store_true", help=argparse.SUPPRESS)  # re-render the last run
     args = p.parse_args(argv)
@@ -432,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         results = {s: {k: Measure(**m) for k, m in r.items()} for s, r in saved.items()}
     else:
         for size in args.sizes:
-            run_size(size, budget, results, args.fresh_ingest, log_dir)
+            run_size(size, budget, results, args.fresh_ingest, log_dir, args.chunk_rows)
         (WORK / "last.json").write_text(json.dumps(
             {s: {k: m.__dict__ for k, m in r.items()} for s, r in results.items()}, default=list, indent=1))
     checks = {s: cross_check(s) for s in results}

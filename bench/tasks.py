@@ -1,6 +1,6 @@
 """One measured piece of work per process: `bench/run.py` starts each in a fresh interpreter.
 
-    python bench/tasks.py ingest --data DIR --home HOME --out RESULT.json
+    python bench/tasks.py ingest --data DIR --home HOME [--chunk-rows N]
     python bench/tasks.py a      --data DIR --out KPIS.parquet      (hand-written DuckDB, raw Parquet)
     python bench/tasks.py c      --data DIR --out KPIS.parquet      (pandas baseline)
     python bench/tasks.py a1     --home HOME --out KPIS.parquet     (opkpi: the KPI subset of the models)
@@ -32,7 +32,7 @@ def _emit(seconds: float, **details) -> None:
 
 # --- (ingest) ------------------------------------------------------------------------------------
 
-def task_ingest(data: Path, home_root: Path) -> None:
+def task_ingest(data: Path, home_root: Path, chunk_rows: int | None = None) -> None:
     from pipeline.core.config import Config
     from pipeline.core.home import Home
     from pipeline.ingest import ingest_paths
@@ -48,7 +48,7 @@ def task_ingest(data: Path, home_root: Path) -> None:
     t0 = time.perf_counter()
     for f in files:
         t = time.perf_counter()
-        (r,) = ingest_paths(home, config, [f])
+        (r,) = ingest_paths(home, config, [f], chunk_rows=chunk_rows)
         if r.status not in ("loaded", "partial"):
             raise SystemExit(f"ingest of {f} ended {r.status}: {r.message}")
         per_file.append({"file": f.relative_to(data).as_posix(), "kind": r.kind, "rows": r.read,
@@ -168,9 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path)
     p.add_argument("--home", type=Path)
     p.add_argument("--out", type=Path)
+    p.add_argument("--chunk-rows", type=int, help="ingest commit chunk (default: ingest.chunk_rows, 50,000)")
     args = p.parse_args(argv)
     if args.task == "ingest":
-        task_ingest(args.data, args.home)
+        task_ingest(args.data, args.home, args.chunk_rows)
     elif args.task == "a":
         task_a(args.data, args.out)
     elif args.task == "c":

@@ -2,8 +2,8 @@
 
 Each directory under golden/ holds canonical CSV inputs (≤ 30 contacts) and an `expected.toml` whose
 entries name a report call (`query`), the row to pick and the figures it must show, each with its
-arithmetic in a comment. Sections: `scorecard`, `queues`, `teams` (pipeline.metrics.report) and
-`contacts` (the published `contact_facts` mart). The decisions taken where DESIGN.md leaves a choice
+arithmetic in a comment. Sections: `scorecard`, `queues`, `teams`, `csat` (pipeline.metrics.report) and
+`contacts`, `csat_language_period` (rows of those published marts: `contact_facts`, `csat_language_period`). The decisions taken where DESIGN.md leaves a choice
 are listed in golden/README.md.
 
 Per fixture the inputs are loaded once into a fresh home (real ingest, real `run_pipeline`); every
@@ -41,8 +41,12 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "scorecard": ("operator_id",),
     "queues": ("queue_id",),
     "teams": ("dimension_value",),
+    "csat": ("language",),
     "contacts": ("contact_type", "contact_id"),
+    "csat_language_period": ("language", "grain"),
 }
+# Sections read from a published mart (the section's table; `period_start` joins the key when given).
+MART_SECTIONS = {"contacts": "contact_facts", "csat_language_period": "csat_language_period"}
 NOT_COMPARED = {"query", "period_start", "absent"}
 DATE_ARGS = ("date_from", "date_to")
 CONTACT_ID_COLUMNS = {"calls": "call_id", "chats": "chat_id", "tickets": "ticket_id"}
@@ -153,22 +157,24 @@ def _report_rows(built: Built, section: str, query: dict[str, Any]) -> list[dict
     return list(getattr(report, section)(built.home, **kwargs))
 
 
-def _contact_row(built: Built, entry: dict[str, Any]) -> dict[str, Any] | None:
+def _mart_row(built: Built, section: str, entry: dict[str, Any]) -> dict[str, Any] | None:
     from pipeline.warehouse import open_snapshot
 
+    table = MART_SECTIONS[section]
+    keys = [*IDENTITY[section], *(("period_start",) if "period_start" in entry else ())]
+    where = " AND ".join(f'CAST("{k}" AS VARCHAR) = ?' for k in keys)
     con = open_snapshot(built.home)
     try:
-        cur = con.execute("SELECT * FROM contact_facts WHERE contact_type = ? AND contact_id = ?",
-                          [entry["contact_type"], entry["contact_id"]])
+        cur = con.execute(f'SELECT * FROM "{table}" WHERE {where}', [str(entry[k]) for k in keys])
         names = [d[0] for d in cur.description]
         rows = cur.fetchall()
     finally:
         con.close()
-    assert len(rows) <= 1, f"contact_facts holds {len(rows)} rows for {entry['contact_type']} {entry['contact_id']}"
+    assert len(rows) <= 1, f"{table} holds {len(rows)} rows for {({k: entry[k] for k in keys})}"
     return dict(zip(names, rows[0], strict=True)) if rows else None
 
 
-def _contact_value(row: dict[str, Any], key: str) -> Any:
+def _mart_value(row: dict[str, Any], key: str) -> Any:
     """A `_s` key reads the mart's `_ms` column in seconds (DESIGN §3: `_ms` in marts ↔ `_s` in reports)."""
     if key in row:
         return row[key]
@@ -183,10 +189,12 @@ def test_golden(golden_home, name: str, section: str, index: int) -> None:
     entry = _expected(name)[section][index]
     built = golden_home(name)
     ident = {k: entry[k] for k in IDENTITY[section]}
-    if section == "contacts":
-        row = _contact_row(built, entry)
-        assert row is not None, f"contact_facts has no row for {ident}"
-        getter = _contact_value
+    if section in MART_SECTIONS:
+        row = _mart_row(built, section, entry)
+        if "period_start" in entry:
+            ident["period_start"] = entry["period_start"]
+        assert row is not None, f"{MART_SECTIONS[section]} has no row for {ident}"
+        getter = _mart_value
     else:
         rows = _report_rows(built, section, entry["query"])
         if "period_start" in entry:
@@ -260,7 +268,7 @@ def test_fixture_follows_the_contract(name: str) -> None:
         for i, entry in enumerate(entries):
             for key in IDENTITY[section]:
                 assert key in entry, f"{name} [[{section}]] #{i}: lacks the identifying key {key}"
-            if section != "contacts":
+            if section not in MART_SECTIONS:
                 assert isinstance(entry.get("query"), dict), f"{name} [[{section}]] #{i}: lacks `query`"
             compared = [k for k in entry if k not in NOT_COMPARED and k not in IDENTITY[section]]
             assert compared or entry.get("absent"), f"{name} [[{section}]] #{i}: nothing to compare"
@@ -276,8 +284,7 @@ def test_every_expected_literal_carries_its_arithmetic(name: str) -> None:
     bare = []
     for n, line in enumerate((GOLDEN / name / "expected.toml").read_text(encoding="utf-8").splitlines(), start=1):
         m = re.match(r"^([a-z_0-9]+)\s*=", line)
-        if not m or m.group(1) in NOT_COMPARED | {"contact_type", "contact_id", "operator_id", "queue_id",
-                                                  "dimension_value"}:
+        if not m or m.group(1) in NOT_COMPARED | {k for keys in IDENTITY.values() for k in keys}:
             continue
         if "#" not in line:
             bare.append(f"{n}: {line}")

@@ -1,4 +1,4 @@
-"""`opkpi report scorecard | queues | teams`: figures from the published snapshot, never the warehouse.
+"""`opkpi report scorecard | queues | teams | csat`: figures from the published snapshot, never the warehouse.
 
 The query module (`pipeline.metrics.report`) computes; this module only checks the options and
 formats. Rows arrive keyed by report names (`aht_phone_s`); rounding happens only in `table` output
@@ -66,8 +66,9 @@ FormatOpt = Annotated[str, typer.Option(
 OutOpt = Annotated[Path | None, typer.Option(
     "--out", metavar="FILE", help="Write to this file instead of stdout (required for parquet).")]
 
-report_app = typer.Typer(no_args_is_help=True, help="Scorecards and queue and team figures from the published "
-                         "snapshot (run `opkpi run` first). Definitions: docs/metrics.md.")
+report_app = typer.Typer(no_args_is_help=True, help="Scorecards, queue and team figures and CSAT by survey "
+                         "language from the published snapshot (run `opkpi run` first). Definitions: "
+                         "docs/metrics.md.")
 
 
 def register(app: typer.Typer) -> None:
@@ -137,6 +138,41 @@ def teams_cmd(
     rows = report.teams(_home(ctx), dimension=dimension, grain=grain, **sel)
     _emit(rows, fmt, out, title=_title(f"By {dimension}", sel, grain), cell="team",
           keys=("dimension", "dimension_value", "period_start", "grain", "provisional"))
+
+
+_CSAT_HELP = (
+    "CSAT by survey language: responses, top-box share with Wilson 95% bounds, 1–5 mean.\n\n"
+    "One row per survey language and period. Every response the team figures count is in it, credited to an "
+    "operator or not, on the date team CSAT gives it (its segment's date in the team's timezone), so the languages "
+    "of a period add up to the overall CSAT of `report teams --dimension channel`, or with --team to that team's "
+    "row of `report teams`. Responses without a language are `unknown`. No response rate: surveys sent carry no "
+    "language."
+)
+
+
+@report_app.command("csat", help=_CSAT_HELP, short_help=_CSAT_HELP.split("\n", 1)[0])
+def csat_cmd(
+    ctx: typer.Context,
+    language: Annotated[str | None, typer.Option(
+        "--language", metavar="CODE", help="Only this survey language (ru, uk, en, ...; `unknown` for responses "
+        "without one).")] = None,
+    team: Annotated[str | None, typer.Option(
+        "--team", metavar="ID", help="Only the responses this team's CSAT counts (its operators' and the "
+        "uncredited ones of its contacts).")] = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
+    period: PeriodOpt = None,
+    grain: GrainOpt = "all",
+    fmt: FormatOpt = "table",
+    out: OutOpt = None,
+) -> None:
+    sel = _selection(date_from, date_to, period, grain, fmt, out, what="the CSAT report")
+    from pipeline.metrics import report
+
+    rows = report.csat(_home(ctx), grain=grain, language=language, team=team, **sel)
+    scope = f"CSAT by survey language · team {team}" if team else "CSAT by survey language"
+    _emit(rows, fmt, out, title=_title(scope, sel, grain), cell="language",
+          keys=("language", *(("team_id",) if team else ()), "period_start", "grain", "provisional"))
 
 
 # --- options -----------------------------------------------------------------------------------------
@@ -274,6 +310,8 @@ HEADLINE: dict[str, tuple[str, ...]] = {
               "timeout", "service_level", "asa_s", "abandon_rate"),
     "team": ("dimension", "dimension_value", "period_start", "provisional", "contacts_handled", "aht_phone_s",
              "aht_chat_s", "fcr_rate", "csat_top2_rate", "escalation_rate", "offered", "service_level"),
+    "language": ("language", "team_id", "period_start", "provisional", "csat_responses", "csat_top2_rate",
+                 "csat_wilson_low", "csat_wilson_high", "csat_mean"),
 }
 
 

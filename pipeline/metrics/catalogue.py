@@ -20,12 +20,12 @@ from typing import Any, Literal
 
 Unit = Literal["count", "seconds", "rate", "score", "ratio", "text"]
 Better = Literal["higher", "lower", "neutral"]
-Cell = Literal["operator", "queue", "team"]
+Cell = Literal["operator", "queue", "team", "language"]
 Lang = Literal["en", "ru", "uk"]
 
 UNITS: tuple[str, ...] = ("count", "seconds", "rate", "score", "ratio", "text")
 DIRECTIONS: tuple[str, ...] = ("higher", "lower", "neutral")
-CELLS: tuple[str, ...] = ("operator", "queue", "team")
+CELLS: tuple[str, ...] = ("operator", "queue", "team", "language")
 LANGS: tuple[str, ...] = ("en", "ru", "uk")
 
 # Which published marts carry which cell (the drift test DESCRIBEs them).
@@ -33,6 +33,7 @@ MARTS_BY_CELL: dict[str, tuple[str, ...]] = {
     "operator": ("operator_daily", "operator_period"),
     "queue": ("queue_daily", "queue_period"),
     "team": ("team_period",),
+    "language": ("csat_language_period",),
 }
 
 _MS_SUFFIX = re.compile(r"_ms$")
@@ -496,6 +497,19 @@ for _name in _TEAM_ALSO:
     if "team" not in METRICS[_name].grain:
         METRICS[_name] = replace(METRICS[_name], grain=(*METRICS[_name].grain, "team"))
 
+# --- language cells: CSAT by survey language -------------------------------------------------------
+# csat_language_period rows (and `opkpi report csat`) carry the CSAT figures per survey language, same
+# formulas, over every response the team figures count; surveys sent have no language, so no response rate.
+_LANGUAGE_NOTE = ("responses in that survey language (`unknown` when the source gives none), credited to an "
+                  "operator or not, each on the date team CSAT counts it; the languages add up to the overall figure")
+_LANGUAGE_ALSO = ("csat_top2_rate", "csat_top2_num", "csat_top2_den", "csat_mean", "csat_mean_num", "csat_mean_den",
+                  "csat_responses", "csat_wilson_low", "csat_wilson_high")
+for _name in _LANGUAGE_ALSO:
+    _m = METRICS[_name]
+    _notes = (*_m.grain_notes, ("language", _LANGUAGE_NOTE)) if _name in ("csat_top2_rate", "csat_mean",
+                                                                          "csat_responses") else _m.grain_notes
+    METRICS[_name] = replace(_m, grain=(*_m.grain, "language"), grain_notes=_notes)
+
 
 # --- key and attribute columns ----------------------------------------------------------------------
 
@@ -506,6 +520,9 @@ KEYS: dict[str, KeyColumn] = {k.name: k for k in (
     KeyColumn("tier", "Line", "Линия поддержки", "Лінія підтримки", "Support line: L1, L2 or L3."),
     KeyColumn("queue_id", "Queue", "Очередь", "Черга", "Queue id."),
     KeyColumn("channel", "Channel", "Канал", "Канал", "phone, chat, email or social."),
+    KeyColumn("language", "Survey language", "Язык опроса", "Мова опитування",
+              "Language of a CSAT response as the source gives it, trimmed and lower-cased (ru, uk, en); "
+              "`unknown` when it gives none."),
     KeyColumn("local_date", "Date", "Дата", "Дата",
               "Local date (operator's timezone for operator cells, team's or queue's for theirs)."),
     KeyColumn("period_start", "Period start", "Начало периода", "Початок періоду",

@@ -104,8 +104,8 @@ def render_metrics_md() -> str:
     out = [
         "# Metrics", "", GENERATED_NOTE, "",
         "Every KPI column of the published marts (`operator_daily`, `operator_period`, `queue_daily`, "
-        "`queue_period`, `team_period`), defined once. The CLI's table headers and the dashboard's tooltips "
-        "use these labels and descriptions. Labels keep the profession's abbreviations Latin in every "
+        "`queue_period`, `team_period`, `csat_language_period`), defined once. The CLI's table headers and "
+        "the dashboard's tooltips use these labels and descriptions. Labels keep the profession's abbreviations Latin in every "
         "language (AHT, FCR, CSAT). Opinionated choices are explained in `docs/DECISIONS.md`; the full "
         "contract is DESIGN §3 and §4.", "",
         "## What the figures count", "",
@@ -114,7 +114,8 @@ def render_metrics_md() -> str:
     out += ["", "Names: marts store durations as `_ms` (sums BIGINT, means and medians DOUBLE); reports and JSON "
             "show them as `_s` seconds. Rates are 0–1 with `_num`/`_den` beside them; counts end in `_n` or "
             "name what they count. **Grain** lists the cells that carry a column: operator (one operator in a "
-            "period), queue (one queue in a period), team (one team, tier or channel in a period); a period "
+            "period), queue (one queue in a period), team (one team, tier or channel in a period), language "
+            "(one CSAT survey language in a period: the CSAT figures only, `opkpi report csat`); a period "
             "is a day, an ISO week, a month or a range. **Better** is the direction a dashboard colours a change: `neutral` where "
             "pushing the number either way is not by itself an improvement.", ""]
     out += ["## Contents", ""]

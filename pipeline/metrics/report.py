@@ -1,7 +1,7 @@
 """Figures for any range, from the published snapshot's facts (never the warehouse, never days averaged).
 
-`scorecard`, `queues` and `teams` recompute every cell from `segment_facts`, `queue_stint_facts`,
-`team_contact_facts`, `team_queue_facts` and `operator_presence_daily` with the same SQL metric
+`scorecard`, `queues`, `teams` and `csat` recompute every cell from `segment_facts`, `queue_stint_facts`,
+`team_contact_facts`, `team_queue_facts`, `operator_presence_daily` and `csat_response_facts` with the same SQL metric
 definitions the marts use (`sql/metrics/*.sql`, included here as in the models), so a range, a week
 or a month is computed exactly like `operator_period`, never averaged from days. Rows are keyed by
 report names: `_ms` columns become `_s` seconds (÷ 1000) through the catalogue.
@@ -339,6 +339,73 @@ order by m.dimension_value, m.period_start
 """
 
 
+# CSAT by survey language (DESIGN §4): the responses team CSAT counts, on the dates it counts them
+# (csat_response_facts), optionally of one language (`selected`) and one team (`team`). Every language
+# seen in the facts gets a row per period, as in the csat_language_period mart.
+_CSAT_SQL = _PARAMS_CTE + f""",
+
+team_filter as (
+    select ?::VARCHAR as team_id
+),
+
+responses as (
+    select r.*, {_period_of("r.local_date")} as period_start
+    from csat_response_facts as r
+    cross join params as p
+    cross join team_filter as t
+    where r.local_date between p.date_from and p.date_to
+        and (p.selected is null or r.language = p.selected)
+        and (t.team_id is null or r.team_id = t.team_id)
+),
+
+response_sums as (
+    select
+        r.language,
+        r.period_start,
+        -- include: metrics/csat_response_sums.sql
+    from responses as r
+    group by r.language, r.period_start
+),
+
+languages as (
+    select distinct r.language
+    from csat_response_facts as r
+    cross join params as p
+    where p.selected is null or r.language = p.selected
+),
+
+roster as (
+    select l.language, d.period_start
+    from languages as l
+    cross join periods as d
+    union
+    select language, period_start from response_sums
+),
+
+inputs as (
+    select
+        r.language,
+        r.period_start,
+        -- include: metrics/csat_response_inputs.sql
+    from roster as r
+    left join response_sums as cs on cs.language = r.language and cs.period_start = r.period_start
+)
+
+select
+    m.language,
+    t.team_id,
+    m.period_start,
+    -- include: metrics/csat_rates.sql
+    ,
+    -- include: metrics/csat_wilson.sql
+    ,
+    m.provisional
+from inputs as m
+cross join team_filter as t
+order by m.language, m.period_start
+"""
+
+
 def _range(con: duckdb.DuckDBPyConnection, date_from: date | None, date_to: date | None,
            period: str | None) -> tuple[date, date] | None:
     if period is not None and (date_from is not None or date_to is not None):
@@ -367,7 +434,8 @@ def _report_row(row: dict[str, Any], grain: str) -> dict[str, Any]:
     """Keys first (id, period_start as ISO text, grain, provisional), then metrics under report names."""
     from pipeline.metrics import catalogue
 
-    keys = [k for k in ("operator_id", "display_name", "queue_id", "dimension", "dimension_value") if k in row]
+    keys = [k for k in ("operator_id", "display_name", "queue_id", "dimension", "dimension_value", "language",
+                        "team_id") if k in row]
     out: dict[str, Any] = {k: row[k] for k in keys}
     out["period_start"] = row["period_start"].isoformat()
     out["grain"] = grain
@@ -427,5 +495,27 @@ def teams(home: Home, *, dimension: str = "team", date_from: date | None = None,
             return []
         ps = periods(span[0], span[1], grain)
         return _rows(con, _TEAMS_SQL, _params(span, grain, dimension, ps), grain)
+    finally:
+        con.close()
+
+
+def csat(home: Home, *, date_from: date | None = None, date_to: date | None = None, period: str | None = None,
+         grain: str = "all", language: str | None = None, team: str | None = None) -> list[dict[str, Any]]:
+    """One row per survey language and period: CSAT responses, top-box share with its Wilson 95% bounds,
+    1–5 mean. Every response team CSAT counts (credited to an operator or not), on the date it counts it,
+    so the languages add up to the overall (channel) figures, or with `team` to that team's. A response
+    without a language is `unknown`; `language` is matched lower-cased."""
+    con = open_snapshot(home)
+    try:
+        span = _range(con, date_from, date_to, period)
+        if span is None:
+            return []
+        ps = periods(span[0], span[1], grain)
+        selected = language.strip().lower() if language is not None else None
+        rows = _rows(con, _CSAT_SQL, [*_params(span, grain, selected, ps), team], grain)
+        if team is None:  # the team column says which team was selected; without one it is left out
+            for r in rows:
+                del r["team_id"]
+        return rows
     finally:
         con.close()

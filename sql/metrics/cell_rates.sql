@@ -28,40 +28,15 @@ m.aht_email_den,
 case when m.fcr_den > 0 then cast(m.fcr_num as double) / m.fcr_den end as fcr_rate,
 m.fcr_num,
 m.fcr_den,
-case when m.csat_top2_den > 0 then cast(m.csat_top2_num as double) / m.csat_top2_den end as csat_top2_rate,
-m.csat_top2_num,
-m.csat_top2_den,
-case when m.csat_mean_den > 0 then cast(m.csat_mean_num as double) / m.csat_mean_den end as csat_mean,
-m.csat_mean_num,
-m.csat_mean_den,
-m.csat_top2_den as csat_responses,
+-- include: metrics/csat_rates.sql
+,
 m.csat_response_rate_den as csat_surveys_sent,
 case when m.csat_response_rate_den > 0 then cast(m.csat_response_rate_num as double) / m.csat_response_rate_den end
     as csat_response_rate,
 m.csat_response_rate_num,
 m.csat_response_rate_den,
--- Wilson score interval, 95% (z = 1.959963984540054; z² = 3.841458820694124), clamped to [0, 1]
--- against rounding
-case
-    when m.csat_top2_den > 0 then greatest(0.0, (
-        cast(m.csat_top2_num as double) / m.csat_top2_den + 1.920729410347062 / m.csat_top2_den
-        - 1.959963984540054 * sqrt(
-            (cast(m.csat_top2_num as double) / m.csat_top2_den)
-            * (1 - cast(m.csat_top2_num as double) / m.csat_top2_den) / m.csat_top2_den
-            + 0.960364705173531 / (cast(m.csat_top2_den as double) * m.csat_top2_den)
-        )
-    ) / (1 + 3.841458820694124 / m.csat_top2_den))
-end as csat_wilson_low,
-case
-    when m.csat_top2_den > 0 then least(1.0, (
-        cast(m.csat_top2_num as double) / m.csat_top2_den + 1.920729410347062 / m.csat_top2_den
-        + 1.959963984540054 * sqrt(
-            (cast(m.csat_top2_num as double) / m.csat_top2_den)
-            * (1 - cast(m.csat_top2_num as double) / m.csat_top2_den) / m.csat_top2_den
-            + 0.960364705173531 / (cast(m.csat_top2_den as double) * m.csat_top2_den)
-        )
-    ) / (1 + 3.841458820694124 / m.csat_top2_den))
-end as csat_wilson_high,
+-- include: metrics/csat_wilson.sql
+,
 m.frt_median_ms,
 m.frt_chat_median_ms,
 m.frt_email_median_ms,

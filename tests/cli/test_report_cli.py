@@ -32,6 +32,13 @@ c2,1,inbound,q1,op-2,+7 912 000-00-02,billing,2026-10-14T10:00:00+03:00,2026-10-
 2026-10-14T10:03:00+03:00,answered,resolved,140,10,20
 c3,1,inbound,q1,,+7 912 000-00-03,,2026-10-14T11:00:00+03:00,,2026-10-14T11:00:03+03:00,abandoned,,,,
 """,
+    # CSAT: c1 (op-1) 5 in Ukrainian, c2 (op-2) 2 in Russian, and the abandoned c3 "good" without a language:
+    # no operator to credit, so team t1 only (its queue's team), on the call's date.
+    "csat_responses.csv": """response_id,survey_id,contact_type,contact_id,received_at,scale,score,language
+r1,s1,call,c1,2026-10-14T09:10:00+03:00,1-5,5,uk
+r2,s2,call,c2,2026-10-14T10:10:00+03:00,1-5,2,ru
+r3,s3,call,c3,2026-10-14T11:10:00+03:00,good_bad,good,
+""",
 }
 
 # /work/plan/issue3.md: the keys every row carries.
@@ -42,6 +49,8 @@ SCORECARD_KEYS = set("""operator_id period_start grain provisional contacts_hand
 QUEUE_KEYS = set("""queue_id period_start grain provisional offered answered abandoned short_abandoned timeout
     service_level asa_s abandon_rate""".split())
 TEAM_KEYS = {"dimension", "dimension_value", "period_start", "grain", "provisional"}
+CSAT_KEYS = set("""language period_start grain provisional csat_responses csat_top2_rate csat_top2_num csat_top2_den
+    csat_mean csat_mean_num csat_mean_den csat_wilson_low csat_wilson_high""".split())
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +96,7 @@ def test_period_and_from_are_exclusive(tmp_path: Path) -> None:
     ("queues", "--from", "2026-10-05", "--to", "2026-10-01"),
     ("scorecard", "--grain", "year"),
     ("teams", "--dimension", "galaxy"),
+    ("csat", "--grain", "year"),
     ("scorecard", "--format", "xml"),
 ])
 def test_bad_options_exit_2_in_our_words(tmp_path: Path, args: tuple[str, ...]) -> None:
@@ -149,6 +159,38 @@ def test_teams_json_by_tier(home: Path) -> None:
     assert rows and all(TEAM_KEYS <= set(row) for row in rows)
     assert {row["dimension"] for row in rows} == {"tier"}
     assert {row["dimension_value"] for row in rows} <= {"L1", "L2", "L3"}
+
+
+def test_csat_by_language_json(home: Path) -> None:
+    r = report(home, "csat", "--format", "json", "--period", "2026-10")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert rows and all(CSAT_KEYS <= set(row) for row in rows), [CSAT_KEYS - set(row) for row in rows]
+    by_language = {row["language"]: row for row in rows}
+    assert set(by_language) == {"ru", "uk", "unknown"}  # r3 has no language
+    assert {(row["grain"], row["period_start"], "team_id" in row) for row in rows} == {("all", "2026-10-01", False)}
+    uk, ru, unknown = by_language["uk"], by_language["ru"], by_language["unknown"]
+    assert (uk["csat_responses"], uk["csat_top2_num"], uk["csat_top2_rate"], uk["csat_mean"]) == (1, 1, 1.0, 5.0)
+    assert (ru["csat_responses"], ru["csat_top2_num"], ru["csat_top2_rate"], ru["csat_mean"]) == (1, 0, 0.0, 2.0)
+    assert (unknown["csat_top2_num"], unknown["csat_top2_den"], unknown["csat_mean"]) == (1, 1, None)  # good_bad
+    assert uk["csat_wilson_low"] == pytest.approx(1 / (1 + 1.959963984540054 ** 2))  # n=1 p=1: 1 / (1 + z²)
+    assert uk["csat_wilson_high"] == 1.0 and ru["csat_wilson_low"] == 0.0
+    # the languages add up to the team's CSAT, the uncredited r3 included
+    team = json.loads(report(home, "teams", "--format", "json", "--period", "2026-10").stdout)
+    assert [(t["csat_top2_num"], t["csat_top2_den"]) for t in team] == [(2, 3)]  # 1 + 0 + 1, 1 + 1 + 1
+    # filters: one language (matched lower-cased), one team, by day
+    r = report(home, "csat", "--format", "json", "--language", "RU", "--team", "t1", "--grain", "day",
+               "--from", "2026-10-14", "--to", "2026-10-14")
+    assert r.returncode == 0, r.stderr
+    [row] = json.loads(r.stdout)
+    assert (row["language"], row["team_id"], row["period_start"], row["csat_top2_den"]) == ("ru", "t1", "2026-10-14", 1)
+
+
+def test_csat_table_shows_the_headline_columns(home: Path) -> None:
+    r = report(home, "csat", "--period", "2026-10")
+    assert r.returncode == 0, r.stderr
+    assert "Survey" in r.stdout and "Wilson" in r.stdout  # catalogue labels (wrapped), not column names
+    assert "unknown" in r.stdout and "100.0%" in r.stdout and "csat_top2_rate" not in r.stdout
 
 
 def test_scorecard_csv_has_a_header_and_one_row_per_operator(home: Path) -> None:

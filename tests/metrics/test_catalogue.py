@@ -38,6 +38,8 @@ INTERFACE = {
     "team": """contacts_handled fcr_rate fcr_num fcr_den csat_top2_rate csat_top2_num csat_top2_den
         csat_mean csat_responses aht_phone_ms aht_chat_ms aht_email_ms escalation_rate transfer_rate
         offered answered service_level""",
+    "language": """csat_top2_rate csat_top2_num csat_top2_den csat_mean csat_mean_num csat_mean_den csat_responses
+        csat_wilson_low csat_wilson_high""",
 }
 SCORECARD_KEYS = """contacts_handled calls_answered aht_phone_s aht_chat_s aht_email_s talk_s hold_s wrap_s
     fcr_rate fcr_num fcr_den csat_top2_rate csat_mean csat_responses frt_median_s resolution_median_s
@@ -184,7 +186,8 @@ c2,1,inbound,q1,op-2,+7 912 000-00-02,billing,2026-10-14T10:00:00+03:00,2026-10-
 c3,1,inbound,q1,,+7 912 000-00-03,,2026-10-14T11:00:00+03:00,,2026-10-14T11:00:03+03:00,abandoned,,,,
 """,
 }
-PUBLISHED_MARTS = ("operator_daily", "operator_period", "queue_daily", "queue_period", "team_period")
+PUBLISHED_MARTS = ("operator_daily", "operator_period", "queue_daily", "queue_period", "team_period",
+                   "csat_language_period")
 
 
 @pytest.fixture(scope="module")

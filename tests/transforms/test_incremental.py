@@ -16,7 +16,8 @@ from pipeline.ingest.contract import KINDS
 
 from .conftest import load, query, rebuild, table, write_csv
 
-INCREMENTAL_MARTS = ("operator_daily", "operator_period", "queue_daily", "queue_period", "team_period")
+INCREMENTAL_MARTS = ("operator_daily", "operator_period", "queue_daily", "queue_period", "team_period",
+                     "csat_language_period")
 KYIV = ZoneInfo("Europe/Kyiv")
 
 

@@ -56,6 +56,12 @@ class FcrConfig(_Section):
     policy_escalation_reasons: list[str] = []
 
 
+class TransformsConfig(_Section):
+    # Staging, intermediate and fact models are rebuilt by every run, so by default they live in
+    # the build's connection only (TEMP); true keeps them in the warehouse for inspection.
+    keep_intermediate: bool = False
+
+
 class CsatConfig(_Section):
     cutoff_days: int = 14
     attribution: Literal["first_match", "all_repliers"] = "first_match"
@@ -123,6 +129,7 @@ class Config(BaseModel):
     zendesk: ZendeskConfig = ZendeskConfig()
     retention: RetentionConfig = RetentionConfig()
     snapshots: SnapshotConfig = SnapshotConfig()
+    transforms: TransformsConfig = TransformsConfig()
     # Author ids of bots, API users and system accounts: they never own segments.
     bots: list[str] = []
 

@@ -13,9 +13,15 @@ Header markers (comment lines at the top of a model):
   an incremental build deletes and re-inserts only the rows of touched days (resp. the days,
   ISO weeks and months holding a touched day); a full build replaces the table.
 
+Materialisation: the incremental marts are the only models a build needs from the previous one,
+so they are the only persistent tables; every other model (staging, intermediate, facts,
+dimensions) is a TEMP table of the build's connection, which `publish` copies into the snapshot.
+Writing those 10M-row layers to the warehouse file cost more than computing them (DECISIONS.md);
+`transforms.keep_intermediate = true` keeps them in the warehouse for inspection.
+
 Incremental (DESIGN §3): every staging, intermediate and fact model is rebuilt (cheap in DuckDB);
-the facts' rows are hashed and compared with the previous build's hashes, which gives exactly the
-local dates touched by new, changed or late rows, whatever the window that carried the change
+the facts' rows are hashed per local date and compared with the previous build's, which gives
+exactly the local dates touched by new, changed or late rows, whatever the window that carried the change
 (a repeat 7 days back, a CSAT 14 days back). The daily and period marts are then rebuilt for those
 dates only. A change of the SQL, the configuration, the calendars or the operator, team and queue
 dimensions makes the build full, as does `full_refresh`.
@@ -43,7 +49,7 @@ log = logging.getLogger("opkpi.transforms")
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 LAYERS = ("staging", "intermediate", "marts")
 # Bump when the runner's own semantics change, so the next build is a full one.
-RUNNER_VERSION = "2"
+RUNNER_VERSION = "3"
 STATE_TABLE = "_build_state"
 TOUCHED_TABLE = "_touched_periods"
 # Tables whose content change makes the build full: dimensions every mart row depends on, and the
@@ -170,9 +176,13 @@ def _body(m: Model) -> str:
     return m.sql.strip().rstrip(";")
 
 
-def _create(con: duckdb.DuckDBPyConnection, m: Model) -> None:
+def _create(con: duckdb.DuckDBPyConnection, m: Model, *, temp: bool = False) -> None:
     try:
-        con.execute(f'CREATE OR REPLACE TABLE "{m.name}" AS {_body(m)}')
+        if temp:
+            # A stale persistent copy (an older build, or keep_intermediate) would shadow nothing
+            # but still take space in the warehouse file.
+            con.execute(f'DROP TABLE IF EXISTS main."{m.name}"')
+        con.execute(f'CREATE OR REPLACE {"TEMP " if temp else ""}TABLE "{m.name}" AS {_body(m)}')
     except duckdb.Error as exc:
         raise OpkpiError(f"Attempted to build the model {m.name} from {m.path}, but DuckDB said: {exc}",
                          "Fix the SQL; run `opkpi run --full-refresh` after") from None
@@ -199,8 +209,9 @@ def _update(con: duckdb.DuckDBPyConnection, m: Model) -> None:
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
-                                      "WHERE table_schema = 'main' AND table_catalog = current_database()").fetchall()}
+    """The warehouse's tables and this connection's TEMP ones."""
+    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                                      "AND table_catalog IN (current_database(), 'temp')").fetchall()}
 
 
 def _read_state(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -222,7 +233,8 @@ def _content_hash(con: duckdb.DuckDBPyConnection, table: str) -> str:
 
 
 def _hash_touch_model(con: duckdb.DuckDBPyConnection, m: Model) -> None:
-    """Keep (local date, row hash) of a fact model; the previous build's set moves to `__prev`."""
+    """Keep (local date, row count, sum of row hashes) of a fact model; the previous build's moves
+    to `__prev`. One row per date, so the warehouse keeps no copy of the facts."""
     new, prev = f"_touch__{m.name}", f"_touch__{m.name}__prev"
     tables = _tables(con)
     con.execute(f'DROP TABLE IF EXISTS "{prev}"')
@@ -230,15 +242,15 @@ def _hash_touch_model(con: duckdb.DuckDBPyConnection, m: Model) -> None:
         con.execute(f'ALTER TABLE "{new}" RENAME TO "{prev}"')
     parts = " UNION ALL ".join(f'SELECT CAST(t."{c}" AS DATE) AS d, hash(t) AS h FROM "{m.name}" AS t'
                                for c in m.touch)
-    con.execute(f'CREATE TABLE "{new}" AS {parts}')
+    con.execute(f'CREATE TABLE "{new}" AS SELECT d, count(*) AS n, sum(h::HUGEINT) AS h FROM ({parts}) GROUP BY d')
 
 
 def _touched_dates(con: duckdb.DuckDBPyConnection, models: list[Model], old_range: str, new_range: str) -> list[date]:
     parts = []
     for m in models:
         new, prev = f"_touch__{m.name}", f"_touch__{m.name}__prev"
-        parts.append(f'SELECT d FROM (SELECT d, h FROM "{prev}" EXCEPT ALL SELECT d, h FROM "{new}")')
-        parts.append(f'SELECT d FROM (SELECT d, h FROM "{new}" EXCEPT ALL SELECT d, h FROM "{prev}")')
+        parts.append(f'SELECT coalesce(a.d, b.d) AS d FROM "{prev}" AS a FULL JOIN "{new}" AS b '
+                     'ON a.d IS NOT DISTINCT FROM b.d WHERE a.n IS DISTINCT FROM b.n OR a.h IS DISTINCT FROM b.h')
     dates = {r[0] for r in con.execute(" UNION ".join(parts)).fetchall() if r[0] is not None} if parts else set()
     # Days entering or leaving the loaded range change the dense marts even without facts on them.
     dates |= _range_days(old_range) ^ _range_days(new_range)
@@ -280,6 +292,29 @@ def _data_range(con: duckdb.DuckDBPyConnection) -> str:
     return f"{row[0]}|{row[1]}" if row else ""
 
 
+def _releaser(models: list[Model], incremental_models: list[Model]):
+    """name of a model just built → the TEMP models nobody reads any more. Staging and intermediate
+    tables are dropped after their last reader, so the build's memory holds only what is still
+    needed (marts stay: `publish` copies them; the dimensions stay for their content hash)."""
+    deps = model_dependencies(models)
+    order = [m.name for m in models if not m.incremental] + [m.name for m in incremental_models]
+    layer = {m.name: m.layer for m in models}
+    last_reader: dict[str, str] = {}
+    for name in order:
+        for d in deps[name]:
+            last_reader[d] = name
+    freed: dict[str, list[str]] = {}
+    for d, reader in last_reader.items():
+        if layer[d] != "marts" and d not in DIMENSION_MODELS:
+            freed.setdefault(reader, []).append(d)
+    return lambda name: freed.get(name, [])
+
+
+def _drop(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
+    for name in names:
+        con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
+
+
 def build(con: duckdb.DuckDBPyConnection, models: list[Model] | None = None, *, config: Config | None = None,
           home: Home | None = None, full_refresh: bool = False) -> BuildReport:
     """Write the parameter and calendar tables, then build every model (incrementally when allowed)."""
@@ -287,6 +322,10 @@ def build(con: duckdb.DuckDBPyConnection, models: list[Model] | None = None, *, 
 
     models = models or discover_models()
     config = config or Config()
+    temp = not config.transforms.keep_intermediate
+    # No model relies on row order (each orders what it ranks); unordered writes parallelise and
+    # need less memory.
+    con.execute("SET preserve_insertion_order = false")
     report = BuildReport()
     state = _read_state(con)
     new_state = {"code": _code_hash(models), "params": write_params(con, config, home=home),
@@ -310,16 +349,18 @@ def build(con: duckdb.DuckDBPyConnection, models: list[Model] | None = None, *, 
         report.mode = "incremental"
 
     _write_state(con, {**state, "complete": "0"})
+    release = _releaser(models, incremental_models) if temp else (lambda _name: [])
     # Pass 1: everything but the incremental marts, always rebuilt.
     for m in models:
         if m.incremental:
             continue
         t0 = time.perf_counter()
-        _create(con, m)
+        _create(con, m, temp=temp)
         report.seconds[m.name] = time.perf_counter() - t0
         report.built.append(m.name)
         if m.name == "int_business_hours__team_days":
             check_calendars(con)
+        _drop(con, release(m.name))
     for m in touch_models:
         _hash_touch_model(con, m)
     for name in DIMENSION_MODELS:
@@ -342,6 +383,7 @@ def build(con: duckdb.DuckDBPyConnection, models: list[Model] | None = None, *, 
             _create(con, m)
         report.seconds[m.name] = time.perf_counter() - t0
         report.built.append(m.name)
+        _drop(con, release(m.name))
     _write_state(con, {**new_state, "complete": "1"})
     log.info("built %d models (%s%s)", len(report.built), report.mode,
              f", {len(report.touched_dates)} touched date(s)" if report.mode == "incremental" else "")

@@ -358,11 +358,18 @@ def test_derived_events_give_one_segment_per_resolved_ticket_for_its_final_assig
     from pipeline.jobs.run import run_pipeline
 
     home, _ = ingest(tmp_path, FIXTURES / "freshdesk_tickets.csv", shipped("freshdesk_tickets.toml"), config=KYIV)
+    from pipeline.warehouse import open_snapshot
+
     run_pipeline(home, KYIV, min_age_s=0)
     # fd-101, fd-102, fd-105 are resolved/closed with a resolved time; open, pending and unassigned
     # tickets (103, 104, 106) yield no segment.
-    assert query(home, "SELECT segment_id, agent_id, assigned_at, ended_at, end_reason FROM segment_facts "
-                       "ORDER BY segment_id") == [
+    con = open_snapshot(home)
+    try:
+        segments = con.execute("SELECT segment_id, agent_id, assigned_at, ended_at, end_reason FROM segment_facts "
+                               "ORDER BY segment_id").fetchall()
+    finally:
+        con.close()
+    assert segments == [
         ("ticket:fd-101:1", "Olena Shevchenko", utc(2024, 6, 3, 6, 15), utc(2024, 6, 3, 8, 40), "resolved"),
         ("ticket:fd-102:1", "Ivan Petrenko", utc(2024, 6, 3, 7), utc(2024, 6, 4, 5, 30), "resolved"),
         ("ticket:fd-105:1", "Ivan Petrenko", utc(2024, 6, 5, 5), utc(2024, 6, 5, 5, 5), "resolved"),

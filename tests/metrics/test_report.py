@@ -12,8 +12,17 @@ from pipeline.core.errors import UsageError
 from pipeline.core.home import Home
 from pipeline.jobs.run import run_pipeline
 from pipeline.metrics import report
-from pipeline.warehouse import SnapshotMissing
-from tests.transforms.conftest import query, sample_home, sample_template  # noqa: F401  (fixtures)
+from pipeline.warehouse import SnapshotMissing, open_snapshot
+from tests.transforms.conftest import sample_home, sample_template  # noqa: F401  (fixtures)
+
+
+def query(home: Home, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of the published snapshot, where a run leaves its marts and facts."""
+    con = open_snapshot(home)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
 
 
 @pytest.fixture
@@ -127,3 +136,50 @@ def test_teams_report_equals_team_period(published: Home, dimension: str) -> Non
         assert r["service_level"] == pytest.approx(mart[r["dimension_value"]][5])
     with pytest.raises(UsageError):
         report.teams(published, dimension="queue")
+
+
+def _snapshot(home: Home, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of the published snapshot (the marts as reports read them)."""
+    from pipeline.warehouse import open_snapshot
+
+    con = open_snapshot(home)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+_CSAT_SUMS = "sum(csat_top2_num), sum(csat_top2_den), sum(csat_mean_num), sum(csat_mean_den)"
+
+
+def test_csat_by_language_adds_up_to_the_overall_and_team_csat(published: Home) -> None:
+    # the marts: for every grain and period, Σ over languages = Σ over channels of team_period (overall)
+    by_language = _snapshot(published, f"""SELECT grain, period_start, {_CSAT_SUMS} FROM csat_language_period
+        GROUP BY ALL ORDER BY ALL""")
+    by_channel = _snapshot(published, f"""SELECT grain, period_start, {_CSAT_SUMS} FROM team_period
+        WHERE dimension = 'channel' GROUP BY ALL ORDER BY ALL""")
+    assert by_language == by_channel
+    assert sum(r[3] for r in by_language if r[0] == "month") > 0
+    languages = {r[0] for r in _snapshot(published, "SELECT DISTINCT language FROM csat_language_period")}
+    assert len(languages) >= 2, languages
+
+    # the range query equals the mart's days, and its languages add up to each team's row of the same range
+    day = date(2026, 10, 14)
+    rows = report.csat(published, date_from=day, date_to=day, grain="day")
+    mart = {r[0]: r[1:] for r in _snapshot(published, """SELECT language, csat_top2_num, csat_top2_den, csat_mean_num,
+        csat_mean_den, csat_wilson_low, provisional FROM csat_language_period WHERE grain = 'day' AND period_start = ?""",
+                                           [day])}
+    assert {r["language"] for r in rows} == set(mart) == languages
+    for r in rows:
+        assert (r["csat_top2_num"], r["csat_top2_den"], r["csat_mean_num"], r["csat_mean_den"]) == mart[r["language"]][:4]
+        assert r["csat_wilson_low"] == pytest.approx(mart[r["language"]][4]) and r["provisional"] == mart[r["language"]][5]
+        assert "team_id" not in r and "csat_response_rate" not in r
+    teams = report.teams(published, dimension="team", period="2026-W43", grain="week")
+    assert sum(t["csat_top2_den"] for t in teams) > 0
+    for t in teams:
+        per_language = report.csat(published, period="2026-W43", grain="week", team=t["dimension_value"])
+        assert {r["team_id"] for r in per_language} == {t["dimension_value"]}
+        for key in ("csat_top2_num", "csat_top2_den", "csat_mean_num", "csat_mean_den", "csat_responses"):
+            assert sum(r[key] for r in per_language) == t[key], (t["dimension_value"], key)
+    one = report.csat(published, period="2026-W43", grain="week", language=sorted(languages)[0].upper())
+    assert [r["language"] for r in one] == [sorted(languages)[0]]

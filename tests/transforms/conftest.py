@@ -15,7 +15,7 @@ import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from pipeline.core.config import Config  # noqa: E402
+from pipeline.core.config import Config, TransformsConfig  # noqa: E402
 from pipeline.core.db import connect  # noqa: E402
 from pipeline.core.home import Home  # noqa: E402
 from pipeline.ingest import ingest_paths, writer  # noqa: E402
@@ -41,9 +41,15 @@ def load(home: Home, config: Config, *paths: Path) -> None:
     assert not bad, bad
 
 
+def inspectable(config: Config) -> Config:
+    """The configuration with intermediate and fact tables kept in the warehouse, for tests that
+    read them back after a build (a build keeps only the incremental marts by default)."""
+    return config.model_copy(update={"transforms": TransformsConfig(keep_intermediate=True)})
+
+
 def rebuild(home: Home, config: Config, *, full_refresh: bool = False) -> BuildReport:
     with writer(home, what="a test build") as con:
-        return build(con, config=config, home=home, full_refresh=full_refresh)
+        return build(con, config=inspectable(config), home=home, full_refresh=full_refresh)
 
 
 def query(home: Home, sql: str, params: list | None = None) -> list[tuple]:

@@ -4,6 +4,7 @@ turns customer phones and e-mails into `customer_key` before a frame reaches Duc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -40,6 +41,67 @@ def _mask_short(raw: str) -> str:
 Outcome = Literal["key", "anonymous", "invalid"]
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
+# "+" and 3–20 ASCII digits, no leading zero: the only shape the E.164 shortcut considers. ASCII on
+# purpose: phonenumbers also reads other scripts' digits, which the shortcut would not rewrite.
+_PLUS_DIGITS = re.compile(r"\+[1-9][0-9]{2,19}")
+_NationalRule = tuple[re.Pattern[str] | None, frozenset[int]]
+
+
+@functools.cache
+def _national_rule(cc: int) -> _NationalRule | None:
+    """How phonenumbers treats the national number after a geographic country code: its national
+    prefix pattern and the lengths it calls possible. None for a non-geographic code (not covered).
+    Cached per code, as phonenumbers loads each region's metadata lazily."""
+    region = phonenumbers.region_code_for_country_code(cc)
+    if region == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+        return None
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    prefix = meta.national_prefix_for_parsing
+    desc = meta.general_desc
+    return (re.compile(prefix) if prefix else None,
+            frozenset(desc.possible_length) | frozenset(desc.possible_length_local_only))
+
+
+def _is_canonical_e164(raw: str) -> bool:
+    """True only when phonenumbers would parse `raw` as possible and format it back unchanged, so
+    `raw` is its own E.164 and the ~25 µs parse can be skipped. Mirrors parse() for "+digits":
+    the country code is the shortest known 1–3 digit prefix; nothing is rewritten when the national
+    prefix pattern does not match the rest and the rest has no leading zero (the Italian-zero case);
+    is_possible_number looks at the length only (general_desc possible + local-only lengths).
+    Anything else — and any doubt — takes the full route. tests/ingest/test_pii_e164.py checks it."""
+    if not _PLUS_DIGITS.fullmatch(raw):
+        return False
+    digits = raw[1:]
+    n = next((n for n in (1, 2, 3) if int(digits[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE), 0)
+    rule = _national_rule(int(digits[:n])) if n else None
+    if rule is None:
+        return False
+    prefix, lengths = rule
+    nsn = digits[n:]
+    return (2 <= len(nsn) <= 17 and nsn[0] != "0" and len(nsn) in lengths
+            and (prefix is None or prefix.match(nsn) is None))
+
+
+def _hmac_pads(key: bytes) -> tuple[Any, Any]:
+    """SHA-256 states after the HMAC inner and outer key pads (RFC 2104; 64-byte block)."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return inner, outer
+
+
+def _attach_keys(frame: pl.DataFrame, col: str, mapping: dict[str, str], name: str) -> pl.DataFrame:
+    """`frame` plus column `name`: the key of each row's `col` value, null where there is none.
+    A left join on the distinct values: replace_strict with ~10⁶ of them was seven times slower."""
+    if not mapping:
+        return frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(name))
+    table = pl.DataFrame({"__pii_raw": list(mapping), name: list(mapping.values())},
+                         schema={"__pii_raw": pl.Utf8, name: pl.Utf8})
+    return (frame.with_columns(pl.col(col).cast(pl.Utf8).alias("__pii_raw"))
+            .join(table, on="__pii_raw", how="left", maintain_order="left").drop("__pii_raw"))
+
 
 class Pseudonymiser:
     """customer_key = HMAC-SHA256(pii key, "tel:" + E.164 | "mailto:" + e-mail | "id:" + id), hex."""
@@ -49,6 +111,7 @@ class Pseudonymiser:
         if len(key) < 16:
             raise ValueError("the pii key must hold at least 16 bytes")
         self._key = key
+        self._inner, self._outer = _hmac_pads(key)
         self.default_region = default_region
         self.anonymous_values = frozenset(v.strip().lower() for v in anonymous_values)
 
@@ -62,7 +125,12 @@ class Pseudonymiser:
         return hmac.new(self._key, purpose.encode(), hashlib.sha256).digest()
 
     def _hmac(self, value: str) -> str:
-        return hmac.new(self._key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+        # RFC 2104 from precomputed pads: the same digest as hmac.new, at half the cost per value.
+        inner = self._inner.copy()
+        inner.update(value.encode("utf-8"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
     def _is_anonymous(self, raw: str) -> bool:
         return raw.strip().lower() in self.anonymous_values
@@ -71,6 +139,8 @@ class Pseudonymiser:
     def _phone_outcome(self, raw: str) -> tuple[Outcome, str | None]:
         if self._is_anonymous(raw):
             return "anonymous", None
+        if _is_canonical_e164(raw):
+            return "key", self._hmac("tel:" + raw)
         try:
             number = phonenumbers.parse(raw, self.default_region)
         except phonenumbers.NumberParseException:
@@ -115,11 +185,11 @@ class Pseudonymiser:
         present = [c for c in (PHONE, EMAIL, ID) if c in frame.columns]
         if not present:
             return frame, []
-        keys: dict[str, pl.Expr] = {}
+        keyed = frame
+        temp = {c: f"__{KEY_COLUMN}_{c}" for c in present}
         anonymous: list[pl.Expr] = []
         invalid_phones: list[str] = []
         for col in present:
-            text = pl.col(col).cast(pl.Utf8)
             mapping: dict[str, str] = {}
             anon: list[str] = []
             # Keys are computed once per distinct value: a chunk repeats the same customers a lot.
@@ -131,10 +201,10 @@ class Pseudonymiser:
                     anon.append(raw)
                 elif col == PHONE:
                     invalid_phones.append(raw)
-            keys[col] = (text.replace_strict(mapping, default=None, return_dtype=pl.Utf8) if mapping
-                         else pl.lit(None, dtype=pl.Utf8))
+            keyed = _attach_keys(keyed, col, mapping, temp[col])
             if anon:
-                anonymous.append(text.is_in(anon))
+                anonymous.append(pl.col(col).cast(pl.Utf8).is_in(anon))
+        keys = {c: pl.col(temp[c]) for c in present}
 
         source: Any = pl.when(keys[present[0]].is_not_null()).then(pl.lit(present[0].removeprefix("customer_")))
         for col in present[1:]:
@@ -144,10 +214,10 @@ class Pseudonymiser:
         source = source.otherwise(pl.lit(None, dtype=pl.Utf8))
 
         problems = self._phone_problems(frame, invalid_phones, file=file, header=header)
-        out = frame.with_columns(
+        out = keyed.with_columns(
             pl.coalesce([keys[c] for c in present]).alias(KEY_COLUMN),
             source.cast(pl.Utf8).alias(SOURCE_COLUMN),
-        ).drop([c for c in (PHONE, EMAIL) if c in frame.columns])
+        ).drop([*temp.values(), *(c for c in (PHONE, EMAIL) if c in frame.columns)])
         return out, problems
 
     def _phone_problems(self, frame: pl.DataFrame, invalid: list[str], *, file: str,

@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path)
     p.add_argument("--home", type=Path)
     p.add_argument("--out", type=Path)
-    p.add_argument("--chunk-rows", type=int, help="ingest commit chunk (default: ingest.chunk_rows, 50,000)")
+    p.add_argument("--chunk-rows", type=int, help="ingest commit chunk (default: ingest.chunk_rows, 250,000)")
     args = p.parse_args(argv)
     if args.task == "ingest":
         task_ingest(args.data, args.home, args.chunk_rows)

